@@ -1,0 +1,456 @@
+//! The GCIF hub as a plain state machine: validate, de-duplicate, route by
+//! policy, journal, queue per recipient, deliver at least once.
+//!
+//! **Invariant:** no I/O, no clock, no randomness. Every method takes `now`; the
+//! transport layer turns the returned attempts into RPCs and reports back.
+//! The journal (`records` and the queues) is what a real hub would keep on disk:
+//! in the simulation it outlives a crash of the hub's host, and
+//! [`Hub::on_restart`] forgets only what was in flight.
+
+use std::collections::BTreeMap;
+
+use crate::model::{Envelope, Kind, MessageId, MessageType, Ministry, Timestamp};
+use crate::policy::{Policy, Routing};
+use crate::retry::{Attempt, Backoff, RetryQueue, Seq};
+
+/// Tuning of the hub's delivery loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeliveryConfig {
+    /// Backoff on an unreachable recipient.
+    pub backoff: Backoff,
+    /// Deliveries in flight to one recipient at once.
+    pub window: usize,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig {
+            backoff: Backoff::default(),
+            window: 16,
+        }
+    }
+}
+
+/// Why the hub refused a message. Each maps to its own gRPC status code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// Malformed: INVALID_ARGUMENT.
+    Invalid(String),
+    /// Forbidden by policy: PERMISSION_DENIED.
+    Forbidden(String),
+    /// The id was used before for another message: ALREADY_EXISTS.
+    Conflict(String),
+}
+
+impl Refusal {
+    /// The human-readable reason.
+    pub fn reason(&self) -> &str {
+        match self {
+            Refusal::Invalid(r) | Refusal::Forbidden(r) | Refusal::Conflict(r) => r,
+        }
+    }
+}
+
+/// The hub's answer to a publish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PublishOutcome {
+    /// Journalled; will be delivered to `recipients`. `first` is false for a
+    /// retried publish of a message already accepted.
+    Accepted {
+        recipients: Vec<Ministry>,
+        first: bool,
+    },
+    /// Refused. `first` is false when the same id was refused before.
+    Refused { refusal: Refusal, first: bool },
+}
+
+/// One delivery the transport must now attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    pub to: Ministry,
+    pub seq: Seq,
+    pub envelope: Envelope,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+}
+
+#[derive(Debug, Clone)]
+enum Record {
+    Accepted {
+        envelope: Envelope,
+        recipients: Vec<Ministry>,
+    },
+    Refused(Refusal),
+}
+
+/// The hub's state.
+#[derive(Debug, Clone)]
+pub struct Hub {
+    policy: Policy,
+    config: DeliveryConfig,
+    /// Every message id the hub has answered, with its outcome.
+    records: BTreeMap<MessageId, Record>,
+    /// Messages still to be acknowledged, per recipient.
+    queues: BTreeMap<Ministry, RetryQueue<MessageId>>,
+}
+
+impl Hub {
+    /// A hub with an empty journal.
+    pub fn new(policy: Policy, config: DeliveryConfig) -> Hub {
+        let queues = policy.participants().map(|m| (m, RetryQueue::default())).collect();
+        Hub {
+            policy,
+            config,
+            records: BTreeMap::new(),
+            queues,
+        }
+    }
+
+    /// The policy this hub routes by.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Handles a publish of `env` at `now`.
+    pub fn on_publish(&mut self, now: Timestamp, env: Envelope) -> PublishOutcome {
+        if let Some(record) = self.records.get(&env.id) {
+            return match record {
+                Record::Accepted {
+                    envelope,
+                    recipients,
+                } if *envelope == env => PublishOutcome::Accepted {
+                    recipients: recipients.clone(),
+                    first: false,
+                },
+                Record::Accepted { .. } => PublishOutcome::Refused {
+                    refusal: Refusal::Conflict(format!(
+                        "message id {} was already used for a different message",
+                        env.id
+                    )),
+                    first: false,
+                },
+                Record::Refused(refusal) => PublishOutcome::Refused {
+                    refusal: refusal.clone(),
+                    first: false,
+                },
+            };
+        }
+        let id = env.id.clone();
+        match self.decide(now, &env) {
+            Ok(recipients) => {
+                for m in &recipients {
+                    if let Some(q) = self.queues.get_mut(m) {
+                        q.push(now, id.clone());
+                    }
+                }
+                self.records.insert(
+                    id,
+                    Record::Accepted {
+                        envelope: env,
+                        recipients: recipients.clone(),
+                    },
+                );
+                PublishOutcome::Accepted {
+                    recipients,
+                    first: true,
+                }
+            }
+            Err(refusal) => {
+                self.records.insert(id, Record::Refused(refusal.clone()));
+                PublishOutcome::Refused {
+                    refusal,
+                    first: true,
+                }
+            }
+        }
+    }
+
+    fn decide(&self, now: Timestamp, env: &Envelope) -> Result<Vec<Ministry>, Refusal> {
+        env.validate(now).map_err(|e| Refusal::Invalid(e.0))?;
+        let mut earlier = Vec::new();
+        for r in &env.references {
+            match self.records.get(r) {
+                Some(Record::Accepted {
+                    envelope,
+                    recipients,
+                }) => {
+                    if envelope.kind != env.kind {
+                        return Err(Refusal::Invalid(format!(
+                            "{} is a {} but references {r}, a {}",
+                            env.id, env.kind, envelope.kind
+                        )));
+                    }
+                    earlier.extend(recipients.iter().copied());
+                    earlier.push(envelope.originator);
+                }
+                Some(Record::Refused(_)) => {
+                    return Err(Refusal::Invalid(format!(
+                        "references {r}, which the hub refused"
+                    )));
+                }
+                // A reference the hub has not seen (shared bilaterally, or still
+                // on its way) is allowed: the hub cannot know every message.
+                None => {}
+            }
+        }
+        match self.policy.route(env, &earlier) {
+            Routing::Accepted { recipients } => Ok(recipients),
+            Routing::Rejected { reason } => Err(Refusal::Forbidden(reason)),
+        }
+    }
+
+    /// Starts every delivery that is due, up to each recipient's window.
+    pub fn poll(&mut self, now: Timestamp) -> Vec<Delivery> {
+        let mut out = Vec::new();
+        for (&to, q) in &mut self.queues {
+            for Attempt { seq, item, attempt } in q.take_ready(now, self.config.window) {
+                let Some(Record::Accepted { envelope, .. }) = self.records.get(&item) else {
+                    unreachable!("only accepted messages are queued");
+                };
+                out.push(Delivery {
+                    to,
+                    seq,
+                    envelope: envelope.clone(),
+                    attempt,
+                });
+            }
+        }
+        out
+    }
+
+    /// When [`Hub::poll`] will next have work, if ever.
+    pub fn next_wakeup(&self) -> Option<Timestamp> {
+        self.queues
+            .values()
+            .filter_map(|q| q.next_wakeup(self.config.window))
+            .min()
+    }
+
+    /// The recipient acknowledged delivery `seq`.
+    pub fn on_acked(&mut self, now: Timestamp, to: Ministry, seq: Seq) {
+        if let Some(q) = self.queues.get_mut(&to) {
+            q.succeeded(now, seq);
+        }
+    }
+
+    /// Delivery `seq` failed in transport (unreachable, timed out): retry later.
+    pub fn on_failed(&mut self, now: Timestamp, to: Ministry, seq: Seq) {
+        let backoff = self.config.backoff;
+        if let Some(q) = self.queues.get_mut(&to) {
+            q.failed(now, seq, &backoff);
+        }
+    }
+
+    /// The recipient refused delivery `seq` as malformed: it will not be retried.
+    pub fn on_refused_by_recipient(&mut self, to: Ministry, seq: Seq) {
+        if let Some(q) = self.queues.get_mut(&to) {
+            q.abandon(seq);
+        }
+    }
+
+    /// The hub's host restarted after a crash: nothing is in flight any more.
+    pub fn on_restart(&mut self, now: Timestamp) {
+        for q in self.queues.values_mut() {
+            q.restart(now);
+        }
+    }
+
+    /// Deliveries not yet acknowledged, all recipients together.
+    pub fn backlog(&self) -> usize {
+        self.queues.values().map(RetryQueue::len).sum()
+    }
+
+    /// The kind of an accepted or known message, if the hub has it.
+    pub fn kind_of(&self, id: &MessageId) -> Option<Kind> {
+        match self.records.get(id)? {
+            Record::Accepted { envelope, .. } => Some(envelope.kind),
+            Record::Refused(_) => None,
+        }
+    }
+
+    /// Whether `id` is an UPDATE or CANCEL (for reports).
+    pub fn message_type_of(&self, id: &MessageId) -> Option<MessageType> {
+        match self.records.get(id)? {
+            Record::Accepted { envelope, .. } => Some(envelope.message_type),
+            Record::Refused(_) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::*;
+    use crate::policy::PolicyName;
+    use Ministry::*;
+
+    fn hub() -> Hub {
+        Hub::new(
+            Policy::new(PolicyName::Compact2019, Ministry::ALL),
+            DeliveryConfig {
+                backoff: Backoff::default(),
+                window: 2,
+            },
+        )
+    }
+
+    fn alert(id: &str, from: Ministry) -> Envelope {
+        Envelope {
+            id: id.into(),
+            originator: from,
+            created: Timestamp(0),
+            status: Status::Exercise,
+            message_type: MessageType::Alert,
+            references: vec![],
+            handling: Handling::Green,
+            expires: None,
+            kind: Kind::CaravanAlert,
+            payload: Some(Payload::CaravanAlert(CaravanAlert {
+                caravan_id: "CAR-1".into(),
+                location: Place {
+                    name: "San Pedro Sula".into(),
+                    country: "HN".into(),
+                    ..Place::default()
+                },
+                ..CaravanAlert::default()
+            })),
+        }
+    }
+
+    /// Publishes `env` and returns the outcome and the deliveries then due.
+    fn check(hub: &mut Hub, now: i64, env: Envelope) -> (PublishOutcome, Vec<(Ministry, String)>) {
+        let outcome = hub.on_publish(Timestamp(now), env);
+        let due = hub
+            .poll(Timestamp(now))
+            .into_iter()
+            .map(|d| (d.to, d.envelope.id.0))
+            .collect();
+        (outcome, due)
+    }
+
+    #[test]
+    fn accepts_routes_and_queues_per_recipient() {
+        let mut h = hub();
+        let (outcome, due) = check(&mut h, 0, alert("HN-1", HnSeds));
+        assert_eq!(
+            outcome,
+            PublishOutcome::Accepted {
+                recipients: vec![UsDhs, GtMingob, SvMjsp, MxSegob],
+                first: true
+            }
+        );
+        let to: Vec<Ministry> = due.iter().map(|d| d.0).collect();
+        assert_eq!(to, [UsDhs, GtMingob, SvMjsp, MxSegob]);
+        assert_eq!(h.backlog(), 4);
+    }
+
+    #[test]
+    fn a_retried_publish_is_recognised_and_not_queued_twice() {
+        let mut h = hub();
+        h.on_publish(Timestamp(0), alert("HN-1", HnSeds));
+        let again = h.on_publish(Timestamp(10), alert("HN-1", HnSeds));
+        assert!(matches!(again, PublishOutcome::Accepted { first: false, .. }));
+        assert_eq!(h.backlog(), 4);
+        let mut other = alert("HN-1", HnSeds);
+        other.handling = Handling::Amber;
+        let conflict = h.on_publish(Timestamp(20), other);
+        assert!(matches!(
+            conflict,
+            PublishOutcome::Refused {
+                refusal: Refusal::Conflict(_),
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn refusals_are_remembered_with_their_reason() {
+        let mut h = hub();
+        let mut red = alert("HN-2", HnSeds);
+        red.handling = Handling::Red;
+        let (outcome, due) = check(&mut h, 0, red.clone());
+        assert!(matches!(
+            outcome,
+            PublishOutcome::Refused {
+                refusal: Refusal::Forbidden(_),
+                first: true
+            }
+        ));
+        assert!(due.is_empty());
+        assert!(matches!(
+            h.on_publish(Timestamp(5), red),
+            PublishOutcome::Refused { first: false, .. }
+        ));
+        let mut invalid = alert("HN-3", HnSeds);
+        invalid.references = vec!["HN-2".into()];
+        assert!(matches!(
+            h.on_publish(Timestamp(5), invalid),
+            PublishOutcome::Refused {
+                refusal: Refusal::Invalid(_),
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn unacknowledged_deliveries_are_redelivered_after_backoff() {
+        let mut h = hub();
+        h.on_publish(Timestamp(0), alert("HN-1", HnSeds));
+        let first = h.poll(Timestamp(0));
+        let to_gt = first.iter().find(|d| d.to == GtMingob).unwrap().clone();
+        for d in first.iter().filter(|d| d.to != GtMingob) {
+            h.on_acked(Timestamp(100), d.to, d.seq);
+        }
+        h.on_failed(Timestamp(100), GtMingob, to_gt.seq);
+        assert!(h.poll(Timestamp(500)).is_empty());
+        assert_eq!(h.next_wakeup(), Some(Timestamp(1_100)));
+        let retry = h.poll(Timestamp(1_100));
+        assert_eq!(retry.len(), 1);
+        assert_eq!((retry[0].to, retry[0].attempt), (GtMingob, 2));
+        h.on_acked(Timestamp(1_200), GtMingob, retry[0].seq);
+        assert_eq!(h.backlog(), 0);
+        assert_eq!(h.next_wakeup(), None);
+    }
+
+    #[test]
+    fn a_restart_keeps_the_journal_and_resends_what_was_in_flight() {
+        let mut h = hub();
+        h.on_publish(Timestamp(0), alert("HN-1", HnSeds));
+        assert_eq!(h.poll(Timestamp(0)).len(), 4);
+        h.on_restart(Timestamp(60_000));
+        let again = h.poll(Timestamp(60_000));
+        assert_eq!(again.len(), 4);
+        assert!(again.iter().all(|d| d.attempt == 2));
+        assert!(matches!(
+            h.on_publish(Timestamp(60_001), alert("HN-1", HnSeds)),
+            PublishOutcome::Accepted { first: false, .. }
+        ));
+    }
+
+    #[test]
+    fn an_update_reaches_the_original_originator() {
+        let mut h = hub();
+        h.on_publish(Timestamp(0), alert("HN-1", HnSeds));
+        let mut update = alert("GT-1", GtMingob);
+        update.message_type = MessageType::Update;
+        update.references = vec!["HN-1".into()];
+        let outcome = h.on_publish(Timestamp(10), update);
+        assert_eq!(
+            outcome,
+            PublishOutcome::Accepted {
+                recipients: vec![UsDhs, HnSeds, SvMjsp, MxSegob],
+                first: true
+            }
+        );
+    }
+
+    #[test]
+    fn window_limits_deliveries_in_flight_per_recipient() {
+        let mut h = hub();
+        for i in 0..3 {
+            h.on_publish(Timestamp(0), alert(&format!("HN-{i}"), HnSeds));
+        }
+        let due = h.poll(Timestamp(0));
+        assert_eq!(due.iter().filter(|d| d.to == UsDhs).count(), 2);
+    }
+}

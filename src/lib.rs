@@ -1,0 +1,22 @@
+//! gcif-sim: a deterministic simulator of the GCIF cross-border
+//! information-exchange network.
+//!
+//! Crate map, from the data up to the drivers:
+//!
+//! - [`model`]: ministries, time, envelopes and payloads; plain data.
+//! - [`policy`]: who receives what (pure).
+//! - [`retry`]: the at-least-once retry queue shared by hub and nodes (pure).
+//! - [`hub`] and [`node`]: the state machines (pure: input + now ⇒ state + outputs).
+//! - [`wire`]: the generated gRPC types and conversions to and from the model.
+//! - [`transport`]: tonic services and clients around hub and node.
+//! - [`simnet`]: the simulated network: links with latency, jitter, partitions, crashes.
+//! - [`scenario`]: the YAML scenario format, validated with file:line:col errors.
+//! - [`sim`]: the deterministic driver: virtual clock, seeded RNG, injects, traffic.
+//! - [`report`]: the event log, expectation checks and the run summary.
+
+pub mod hub;
+pub mod model;
+pub mod node;
+pub mod policy;
+pub mod retry;
+pub mod wire;

@@ -1,0 +1,501 @@
+//! The message envelope, its three payloads, and the checks every message must pass.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::Ministry;
+
+/// An instant, in milliseconds since the Unix epoch.
+///
+/// The state machines take "now" as one of these; the simulation computes it from
+/// virtual time, a live host from the wall clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    /// This instant plus a duration (saturating).
+    pub fn after(self, d: Duration) -> Timestamp {
+        Timestamp(self.0.saturating_add(d.as_millis().min(i64::MAX as u128) as i64))
+    }
+
+    /// Milliseconds from `earlier` to `self`, or zero when `earlier` is later.
+    pub fn since(self, earlier: Timestamp) -> u64 {
+        self.0.saturating_sub(earlier.0).max(0) as u64
+    }
+}
+
+/// A message id, chosen by the originator.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct MessageId(pub String);
+
+impl fmt::Display for MessageId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<&str> for MessageId {
+    fn from(s: &str) -> Self {
+        MessageId(s.to_string())
+    }
+}
+
+/// Whether a message is about the real world, an exercise, or a technical test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Status {
+    Actual,
+    Exercise,
+    Test,
+}
+
+/// Where a message stands in its thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum MessageType {
+    /// A new report.
+    Alert,
+    /// Supersedes the content of the messages it references.
+    Update,
+    /// Withdraws the messages it references.
+    Cancel,
+}
+
+impl MessageType {
+    /// Lower-case name for logs and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            MessageType::Alert => "alert",
+            MessageType::Update => "update",
+            MessageType::Cancel => "cancel",
+        }
+    }
+}
+
+/// Traffic Light Protocol 2.0 handling mark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub enum Handling {
+    Clear,
+    #[default]
+    Green,
+    Amber,
+    AmberStrict,
+    Red,
+}
+
+impl Handling {
+    /// The mark as TLP writes it, e.g. `TLP:AMBER+STRICT`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Handling::Clear => "TLP:CLEAR",
+            Handling::Green => "TLP:GREEN",
+            Handling::Amber => "TLP:AMBER",
+            Handling::AmberStrict => "TLP:AMBER+STRICT",
+            Handling::Red => "TLP:RED",
+        }
+    }
+}
+
+/// The three kinds of message the exchange carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    CaravanAlert,
+    DocumentFlag,
+    CargoNotice,
+}
+
+impl Kind {
+    /// Every kind, in report order.
+    pub const ALL: [Kind; 3] = [Kind::CaravanAlert, Kind::DocumentFlag, Kind::CargoNotice];
+
+    /// The snake_case name used in scenarios and the event log.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::CaravanAlert => "caravan_alert",
+            Kind::DocumentFlag => "document_flag",
+            Kind::CargoNotice => "cargo_notice",
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A named place; `country` is ISO 3166-1 alpha-2.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Place {
+    pub name: String,
+    pub country: String,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+}
+
+/// A high-risk migration flow.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CaravanAlert {
+    pub caravan_id: String,
+    pub location: Place,
+    pub estimated_size: Option<u32>,
+    pub minors: Option<u32>,
+    pub heading_to: Vec<String>,
+    pub observed: Option<Timestamp>,
+}
+
+/// The kind of a flagged identity document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DocumentKind {
+    #[default]
+    Passport,
+    NationalId,
+    Visa,
+    ResidencePermit,
+    TravelDocument,
+    Other,
+}
+
+/// The person a flagged document names.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Holder {
+    pub name: String,
+    /// `YYYY-MM-DD`, or empty when unknown.
+    pub birth_date: String,
+    pub nationality: String,
+}
+
+/// A forged or altered identity document seen at a border.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DocumentFlag {
+    pub document_kind: DocumentKind,
+    pub issuing_country: String,
+    pub document_number: String,
+    pub holder: Holder,
+    pub fraud_indicators: Vec<String>,
+    pub detected_at: Place,
+}
+
+/// How a shipment travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Conveyance {
+    #[default]
+    Truck,
+    Vessel,
+    Rail,
+    Air,
+}
+
+/// What the notifying ministry recommends the receivers do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RecommendedAction {
+    #[default]
+    Monitor,
+    Inspect,
+    Hold,
+}
+
+/// A shipment scored high-risk for narcotics smuggling.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CargoNotice {
+    pub container_id: String,
+    pub bill_of_lading: String,
+    pub conveyance: Conveyance,
+    pub origin: Place,
+    pub destination: Place,
+    pub transit_countries: Vec<String>,
+    pub risk_score: f64,
+    pub indicators: Vec<String>,
+    pub recommended_action: RecommendedAction,
+}
+
+/// One of the three payloads.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Payload {
+    CaravanAlert(CaravanAlert),
+    DocumentFlag(DocumentFlag),
+    CargoNotice(CargoNotice),
+}
+
+impl Payload {
+    /// Which kind of message this payload makes.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Payload::CaravanAlert(_) => Kind::CaravanAlert,
+            Payload::DocumentFlag(_) => Kind::DocumentFlag,
+            Payload::CargoNotice(_) => Kind::CargoNotice,
+        }
+    }
+}
+
+/// A message as it travels the exchange.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Envelope {
+    pub id: MessageId,
+    pub originator: Ministry,
+    pub created: Timestamp,
+    pub status: Status,
+    pub message_type: MessageType,
+    pub references: Vec<MessageId>,
+    pub handling: Handling,
+    pub expires: Option<Timestamp>,
+    pub kind: Kind,
+    /// Absent only on a CANCEL.
+    pub payload: Option<Payload>,
+}
+
+/// Why an envelope is malformed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub String);
+
+impl Envelope {
+    /// The longest message id accepted.
+    pub const MAX_ID_LEN: usize = 128;
+
+    /// Checks everything about the envelope that does not depend on policy or on
+    /// what the hub has seen before. `now` is used only for expiry.
+    pub fn validate(&self, now: Timestamp) -> Result<(), Invalid> {
+        let bad = |s: String| Err(Invalid(s));
+        let id = &self.id.0;
+        if id.is_empty() {
+            return bad("message id is empty".into());
+        }
+        if id.len() > Self::MAX_ID_LEN {
+            return bad(format!(
+                "message id is {} bytes long (at most {})",
+                id.len(),
+                Self::MAX_ID_LEN
+            ));
+        }
+        if id.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return bad(format!("message id {id:?} contains white space or control characters"));
+        }
+        match (self.message_type, self.references.is_empty()) {
+            (MessageType::Alert, false) => {
+                return bad("an ALERT must not reference other messages".into());
+            }
+            (MessageType::Update | MessageType::Cancel, true) => {
+                return bad(format!(
+                    "an {} must reference the message(s) it {}",
+                    self.message_type.name().to_uppercase(),
+                    if self.message_type == MessageType::Update {
+                        "updates"
+                    } else {
+                        "cancels"
+                    }
+                ));
+            }
+            _ => {}
+        }
+        if self.references.iter().any(|r| r == &self.id) {
+            return bad("a message cannot reference itself".into());
+        }
+        match &self.payload {
+            None if self.message_type != MessageType::Cancel => {
+                return bad(format!(
+                    "an {} must carry a {} payload",
+                    self.message_type.name().to_uppercase(),
+                    self.kind
+                ));
+            }
+            Some(p) if p.kind() != self.kind => {
+                return bad(format!(
+                    "kind is {} but the payload is a {}",
+                    self.kind,
+                    p.kind()
+                ));
+            }
+            _ => {}
+        }
+        if let Some(expires) = self.expires {
+            if expires <= self.created {
+                return bad("expires is not after created".into());
+            }
+            if expires <= now {
+                return bad("the message had expired when it was published".into());
+            }
+        }
+        match &self.payload {
+            Some(Payload::CaravanAlert(a)) => validate_caravan(a),
+            Some(Payload::DocumentFlag(d)) => validate_document(d),
+            Some(Payload::CargoNotice(c)) => validate_cargo(c),
+            None => Ok(()),
+        }
+    }
+}
+
+fn require(field: &str, value: &str) -> Result<(), Invalid> {
+    if value.trim().is_empty() {
+        Err(Invalid(format!("{field} is empty")))
+    } else {
+        Ok(())
+    }
+}
+
+/// Checks an ISO 3166-1 alpha-2 code's shape (two upper-case ASCII letters).
+pub fn is_country_code(s: &str) -> bool {
+    s.len() == 2 && s.bytes().all(|b| b.is_ascii_uppercase())
+}
+
+fn country(field: &str, value: &str) -> Result<(), Invalid> {
+    if is_country_code(value) {
+        Ok(())
+    } else {
+        Err(Invalid(format!(
+            "{field} {value:?} is not an ISO 3166-1 alpha-2 country code"
+        )))
+    }
+}
+
+fn validate_place(field: &str, p: &Place) -> Result<(), Invalid> {
+    require(&format!("{field}.name"), &p.name)?;
+    country(&format!("{field}.country"), &p.country)?;
+    if let Some(lat) = p.lat
+        && !(-90.0..=90.0).contains(&lat)
+    {
+        return Err(Invalid(format!("{field}.lat {lat} is outside -90..90")));
+    }
+    if let Some(lon) = p.lon
+        && !(-180.0..=180.0).contains(&lon)
+    {
+        return Err(Invalid(format!("{field}.lon {lon} is outside -180..180")));
+    }
+    Ok(())
+}
+
+fn validate_caravan(a: &CaravanAlert) -> Result<(), Invalid> {
+    require("caravan_id", &a.caravan_id)?;
+    validate_place("location", &a.location)?;
+    if let (Some(size), Some(minors)) = (a.estimated_size, a.minors)
+        && minors > size
+    {
+        return Err(Invalid(format!(
+            "minors ({minors}) exceeds estimated_size ({size})"
+        )));
+    }
+    Ok(())
+}
+
+fn validate_document(d: &DocumentFlag) -> Result<(), Invalid> {
+    country("issuing_country", &d.issuing_country)?;
+    require("document_number", &d.document_number)?;
+    require("holder.name", &d.holder.name)?;
+    if !d.holder.nationality.is_empty() {
+        country("holder.nationality", &d.holder.nationality)?;
+    }
+    if !d.holder.birth_date.is_empty()
+        && chrono::NaiveDate::parse_from_str(&d.holder.birth_date, "%Y-%m-%d").is_err()
+    {
+        return Err(Invalid(format!(
+            "holder.birth_date {:?} is not a YYYY-MM-DD date",
+            d.holder.birth_date
+        )));
+    }
+    if d.fraud_indicators.is_empty() {
+        return Err(Invalid("a document flag needs at least one fraud indicator".into()));
+    }
+    validate_place("detected_at", &d.detected_at)
+}
+
+fn validate_cargo(c: &CargoNotice) -> Result<(), Invalid> {
+    require("container_id", &c.container_id)?;
+    validate_place("origin", &c.origin)?;
+    validate_place("destination", &c.destination)?;
+    for t in &c.transit_countries {
+        country("transit country", t)?;
+    }
+    if !(0.0..=1.0).contains(&c.risk_score) {
+        return Err(Invalid(format!(
+            "risk_score {} is outside 0..1",
+            c.risk_score
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cargo(risk: f64) -> Envelope {
+        Envelope {
+            id: "HN-SEDS-000001".into(),
+            originator: Ministry::HnSeds,
+            created: Timestamp(1_000),
+            status: Status::Exercise,
+            message_type: MessageType::Alert,
+            references: vec![],
+            handling: Handling::Green,
+            expires: None,
+            kind: Kind::CargoNotice,
+            payload: Some(Payload::CargoNotice(CargoNotice {
+                container_id: "MSCU1234565".into(),
+                origin: Place {
+                    name: "Puerto Cortés".into(),
+                    country: "HN".into(),
+                    ..Place::default()
+                },
+                destination: Place {
+                    name: "Tapachula".into(),
+                    country: "MX".into(),
+                    ..Place::default()
+                },
+                transit_countries: vec!["GT".into()],
+                risk_score: risk,
+                ..CargoNotice::default()
+            })),
+        }
+    }
+
+    #[test]
+    fn a_well_formed_notice_passes() {
+        assert_eq!(cargo(0.91).validate(Timestamp(1_000)), Ok(()));
+    }
+
+    #[test]
+    fn risk_outside_unit_interval_is_invalid() {
+        for risk in [-0.1, 1.01, f64::NAN] {
+            let err = cargo(risk).validate(Timestamp(1_000)).unwrap_err();
+            assert!(err.0.contains("risk_score"), "{err}");
+        }
+    }
+
+    #[test]
+    fn references_must_match_the_message_type() {
+        let mut e = cargo(0.5);
+        e.references = vec!["X".into()];
+        assert!(e.validate(Timestamp(0)).unwrap_err().0.contains("ALERT"));
+        e.message_type = MessageType::Update;
+        assert_eq!(e.validate(Timestamp(0)), Ok(()));
+        e.references.clear();
+        assert!(e.validate(Timestamp(0)).unwrap_err().0.contains("reference"));
+    }
+
+    #[test]
+    fn only_a_cancel_may_omit_the_payload() {
+        let mut e = cargo(0.5);
+        e.payload = None;
+        assert!(e.validate(Timestamp(0)).is_err());
+        e.message_type = MessageType::Cancel;
+        e.references = vec!["HN-SEDS-000000".into()];
+        assert_eq!(e.validate(Timestamp(0)), Ok(()));
+    }
+
+    #[test]
+    fn an_expired_message_is_invalid() {
+        let mut e = cargo(0.5);
+        e.expires = Some(Timestamp(5_000));
+        assert_eq!(e.validate(Timestamp(4_999)), Ok(()));
+        assert!(e.validate(Timestamp(5_000)).unwrap_err().0.contains("expired"));
+    }
+
+    #[test]
+    fn kind_must_match_payload() {
+        let mut e = cargo(0.5);
+        e.kind = Kind::CaravanAlert;
+        assert!(e.validate(Timestamp(0)).unwrap_err().0.contains("payload"));
+    }
+}

@@ -1,0 +1,10 @@
+//! Plain data shared by every layer: ministries, time, envelopes and payloads.
+//!
+//! Nothing here does I/O or reads a clock; the wire and scenario layers convert
+//! into these types and validate on the way in.
+
+mod envelope;
+mod ministry;
+
+pub use envelope::*;
+pub use ministry::*;
