@@ -19,4 +19,5 @@ pub mod model;
 pub mod node;
 pub mod policy;
 pub mod retry;
+pub mod simnet;
 pub mod wire;
