@@ -8,7 +8,7 @@
 //! - [`retry`]: the at-least-once retry queue shared by hub and nodes (pure).
 //! - [`hub`] and [`node`]: the state machines (pure: input + now ⇒ state + outputs).
 //! - [`wire`]: the generated gRPC types and conversions to and from the model.
-//! - [`transport`]: tonic services and clients around hub and node.
+//! - [`transport`]: tonic services and client loops around hub and node.
 //! - [`simnet`]: the simulated network: links with latency, jitter, partitions, crashes.
 //! - [`scenario`]: the YAML scenario format, validated with file:line:col errors.
 //! - [`sim`]: the deterministic driver: virtual clock, seeded RNG, injects, traffic.
@@ -18,6 +18,9 @@ pub mod hub;
 pub mod model;
 pub mod node;
 pub mod policy;
+pub mod report;
 pub mod retry;
+pub mod scenario;
 pub mod simnet;
+pub mod transport;
 pub mod wire;

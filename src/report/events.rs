@@ -1,0 +1,216 @@
+//! The event log: what happened, in simulated-time order. Written as
+//! `events.jsonl`, one JSON object per line; its shape is a documented
+//! contract (see README.md), read by reports, tests and outside tools.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+
+use crate::model::{Host, Kind, MessageId, Ministry};
+
+/// One line of `events.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Simulated milliseconds since the start of the run.
+    pub t: u64,
+    #[serde(flatten)]
+    pub body: EventBody,
+}
+
+/// The kinds of fault a scenario can inject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKind {
+    Partition,
+    Crash,
+    Degrade,
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum EventBody {
+    /// A node first hands a message to the hub (its first publish attempt).
+    Published {
+        msg: MessageId,
+        kind: Kind,
+        from: Ministry,
+        /// The scenario inject's `id`, when the message came from a labelled inject.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        inject: Option<String>,
+    },
+    /// The hub accepted a message (once per message id).
+    Accepted {
+        msg: MessageId,
+        kind: Kind,
+        from: Ministry,
+        recipients: Vec<Ministry>,
+    },
+    /// The hub refused a message (once per message id).
+    Rejected {
+        msg: MessageId,
+        from: Ministry,
+        reason: String,
+    },
+    /// A recipient received a message for the first time.
+    Delivered {
+        msg: MessageId,
+        kind: Kind,
+        to: Ministry,
+        /// From the message's creation to this receipt.
+        latency_ms: u64,
+    },
+    /// A recipient discarded a redelivery of a message it already had.
+    Duplicate { msg: MessageId, to: Ministry },
+    /// A fault began; it lasts until `until_t`.
+    Fault {
+        fault: FaultKind,
+        targets: Vec<Host>,
+        until_t: u64,
+    },
+    /// A fault ended.
+    Healed { fault: FaultKind, targets: Vec<Host> },
+    /// An `expect:` entry, checked at the end of the run.
+    Expectation {
+        name: String,
+        ok: bool,
+        detail: String,
+    },
+}
+
+impl<'de> Deserialize<'de> for Ministry {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl<'de> Deserialize<'de> for Host {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Where the hosts report what happens.
+pub trait EventSink: Send + Sync + 'static {
+    /// Records `body` as happening now.
+    fn record(&self, body: EventBody);
+}
+
+/// The simulation's event sink: stamps each event with virtual time since
+/// `origin` and keeps them in order.
+pub struct Recorder {
+    origin: Instant,
+    /// Inject labels by message id, filled into `published` events.
+    labels: BTreeMap<MessageId, String>,
+    events: Mutex<Vec<Event>>,
+}
+
+impl Recorder {
+    /// A recorder whose t=0 is `origin`.
+    pub fn new(origin: Instant, labels: BTreeMap<MessageId, String>) -> Recorder {
+        Recorder {
+            origin,
+            labels,
+            events: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Simulated milliseconds since the origin.
+    pub fn now_t(&self) -> u64 {
+        Instant::now().saturating_duration_since(self.origin).as_millis() as u64
+    }
+
+    /// Takes the recorded events out.
+    pub fn take(&self) -> Vec<Event> {
+        std::mem::take(&mut *self.events.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+impl EventSink for Recorder {
+    fn record(&self, mut body: EventBody) {
+        if let EventBody::Published { msg, inject, .. } = &mut body
+            && inject.is_none()
+        {
+            *inject = self.labels.get(msg).cloned();
+        }
+        let t = self.now_t();
+        tracing::debug!(target: "gcif_sim::events", t, ?body);
+        self.events
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Event { t, body });
+    }
+}
+
+/// Writes `events` as JSON lines.
+pub fn write_jsonl(events: &[Event], mut out: impl Write) -> io::Result<()> {
+    for e in events {
+        serde_json::to_writer(&mut out, e)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()
+}
+
+/// Reads JSON lines back; the error names the line.
+pub fn read_jsonl(text: &str) -> Result<Vec<Event>, String> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| serde_json::from_str(l).map_err(|e| format!("line {}: {e}", i + 1)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_serialize_as_the_documented_contract() {
+        let e = Event {
+            t: 1500,
+            body: EventBody::Delivered {
+                msg: "HN-SEDS-000001".into(),
+                kind: Kind::CaravanAlert,
+                to: Ministry::MxSegob,
+                latency_ms: 120,
+            },
+        };
+        let line = serde_json::to_string(&e).unwrap();
+        assert_eq!(
+            line,
+            r#"{"t":1500,"event":"delivered","msg":"HN-SEDS-000001","kind":"caravan_alert","to":"MX-SEGOB","latency_ms":120}"#
+        );
+        assert_eq!(read_jsonl(&line).unwrap(), vec![e]);
+        let f = Event {
+            t: 0,
+            body: EventBody::Fault {
+                fault: FaultKind::Partition,
+                targets: vec![Host::Node(Ministry::GtMingob), Host::Hub],
+                until_t: 10,
+            },
+        };
+        assert_eq!(
+            serde_json::to_string(&f).unwrap(),
+            r#"{"t":0,"event":"fault","fault":"partition","targets":["GT-MINGOB","GCIF"],"until_t":10}"#
+        );
+    }
+
+    #[test]
+    fn published_without_inject_omits_the_field() {
+        let e = Event {
+            t: 0,
+            body: EventBody::Published {
+                msg: "X".into(),
+                kind: Kind::CargoNotice,
+                from: Ministry::HnSeds,
+                inject: None,
+            },
+        };
+        assert!(!serde_json::to_string(&e).unwrap().contains("inject"));
+    }
+}

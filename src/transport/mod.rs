@@ -1,0 +1,363 @@
+//! tonic services and client loops around the hub and node state machines.
+//! The only module that knows tonic and `tonic::Status`.
+//!
+//! A host is its state machine (behind a mutex, because the journal outlives
+//! the host's tasks) plus:
+//! - a gRPC server (`Hub` or `Ministry` service) that feeds requests in, and
+//! - a client loop that asks the state machine what is due, makes those RPCs
+//!   concurrently, reports each result back, and sleeps until the next wake-up
+//!   or until something new arrives.
+//!
+//! The same code runs over the simulated network and over real sockets: it only
+//! needs a [`Clock`], an [`EventSink`] and a way to dial a [`Channel`].
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use tonic::transport::Channel;
+use tonic::{Code, Request, Response, Status};
+
+use crate::hub::{Hub, PublishOutcome, Refusal};
+use crate::model::{self, Ministry, Timestamp};
+use crate::node::{Node, Outcome, Receipt};
+use crate::report::{EventBody, EventSink};
+use crate::wire::{self, hub_client::HubClient, ministry_client::MinistryClient};
+
+/// Result alias for the service handlers.
+type RpcResult<T> = std::result::Result<Response<T>, Status>;
+
+/// Where a host gets the time from: virtual in the simulation, the wall clock
+/// when live.
+pub trait Clock: Send + Sync + 'static {
+    /// Now, as the state machines see it.
+    fn now(&self) -> Timestamp;
+    /// The tokio instant at which `t` falls, to sleep until it.
+    fn instant_at(&self, t: Timestamp) -> tokio::time::Instant;
+}
+
+/// Shared handles a host's tasks need.
+#[derive(Clone)]
+pub struct HostContext {
+    pub clock: Arc<dyn Clock>,
+    pub sink: Arc<dyn EventSink>,
+}
+
+/// Locks a state machine. A poisoned lock means a task panicked mid-update;
+/// the state is still the last consistent one, so carry on with it.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Whether an RPC error is a final answer (the peer understood and refused)
+/// rather than a transport failure worth retrying.
+fn is_final(code: Code) -> bool {
+    matches!(
+        code,
+        Code::InvalidArgument | Code::PermissionDenied | Code::AlreadyExists
+    )
+}
+
+// ---------------------------------------------------------------------------
+// Hub
+// ---------------------------------------------------------------------------
+
+/// The `gcif.v1.Hub` service.
+#[derive(Clone)]
+pub struct HubService {
+    pub hub: Arc<Mutex<Hub>>,
+    /// Woken when a publish queues deliveries.
+    pub wake: Arc<Notify>,
+    pub ctx: HostContext,
+}
+
+#[tonic::async_trait]
+impl wire::hub_server::Hub for HubService {
+    async fn publish(
+        &self,
+        request: Request<wire::PublishRequest>,
+    ) -> RpcResult<wire::PublishReceipt> {
+        let Some(envelope) = request.into_inner().envelope else {
+            return Err(Status::invalid_argument("envelope is missing"));
+        };
+        let envelope = model::Envelope::try_from(envelope)
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let (id, kind, from) = (envelope.id.clone(), envelope.kind, envelope.originator);
+        let outcome = lock(&self.hub).on_publish(self.ctx.clock.now(), envelope);
+        match outcome {
+            PublishOutcome::Accepted { recipients, first } => {
+                if first {
+                    tracing::debug!(msg = %id, ?recipients, "accepted");
+                    self.ctx.sink.record(EventBody::Accepted {
+                        msg: id.clone(),
+                        kind,
+                        from,
+                        recipients: recipients.clone(),
+                    });
+                    self.wake.notify_one();
+                }
+                Ok(Response::new(wire::PublishReceipt {
+                    message_id: id.0,
+                    recipients: recipients.iter().map(|m| m.code().to_string()).collect(),
+                    duplicate: !first,
+                }))
+            }
+            PublishOutcome::Refused { refusal, first } => {
+                if first {
+                    tracing::info!(msg = %id, reason = refusal.reason(), "rejected");
+                    self.ctx.sink.record(EventBody::Rejected {
+                        msg: id,
+                        from,
+                        reason: refusal.reason().to_string(),
+                    });
+                }
+                Err(match refusal {
+                    Refusal::Invalid(r) => Status::invalid_argument(r),
+                    Refusal::Forbidden(r) => Status::permission_denied(r),
+                    Refusal::Conflict(r) => Status::already_exists(r),
+                })
+            }
+        }
+    }
+}
+
+/// Opens a channel to a ministry's node.
+pub type Dial = Arc<dyn Fn(Ministry) -> Channel + Send + Sync>;
+
+/// Connections the hub holds to each node, with a generation number so a task
+/// that saw a connection fail drops only that connection, not a newer one.
+#[derive(Default)]
+struct Channels {
+    open: BTreeMap<Ministry, (u64, Channel)>,
+    next_gen: u64,
+}
+
+/// The hub's delivery loop: runs until aborted (a crash or the end of the run).
+pub async fn hub_delivery_loop(
+    hub: Arc<Mutex<Hub>>,
+    wake: Arc<Notify>,
+    dial: Dial,
+    ctx: HostContext,
+) {
+    let channels = Arc::new(Mutex::new(Channels::default()));
+    let mut tasks = JoinSet::new();
+    loop {
+        let now = ctx.clock.now();
+        let (due, next) = {
+            let mut h = lock(&hub);
+            (h.poll(now), h.next_wakeup())
+        };
+        for d in due {
+            let (generation, channel) = {
+                let mut c = lock(&channels);
+                let c = &mut *c;
+                let entry = c.open.entry(d.to).or_insert_with(|| {
+                    c.next_gen += 1;
+                    (c.next_gen, dial(d.to))
+                });
+                entry.clone()
+            };
+            let (hub, wake, ctx, channels) =
+                (hub.clone(), wake.clone(), ctx.clone(), channels.clone());
+            tasks.spawn(async move {
+                let request = wire::Delivery {
+                    envelope: Some((&d.envelope).into()),
+                    recipient: d.to.code().to_string(),
+                    attempt: d.attempt,
+                };
+                let result = MinistryClient::new(channel).deliver(request).await;
+                let now = ctx.clock.now();
+                let mut h = lock(&hub);
+                match result {
+                    Ok(_) => h.on_acked(now, d.to, d.seq),
+                    Err(status) if is_final(status.code()) => {
+                        tracing::warn!(msg = %d.envelope.id, to = %d.to, %status, "recipient refused delivery");
+                        h.on_refused_by_recipient(d.to, d.seq);
+                    }
+                    Err(status) => {
+                        tracing::debug!(msg = %d.envelope.id, to = %d.to, attempt = d.attempt, %status, "delivery failed");
+                        h.on_failed(now, d.to, d.seq);
+                        let mut c = lock(&channels);
+                        if c.open.get(&d.to).is_some_and(|(g, _)| *g == generation) {
+                            c.open.remove(&d.to);
+                        }
+                    }
+                }
+                drop(h);
+                wake.notify_one();
+            });
+        }
+        while tasks.try_join_next().is_some() {}
+        let until = next.map(|t| ctx.clock.instant_at(t));
+        tokio::select! {
+            biased;
+            _ = wake.notified() => {}
+            _ = sleep_until_opt(until) => {}
+        }
+    }
+}
+
+async fn sleep_until_opt(until: Option<tokio::time::Instant>) {
+    match until {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Ministry node
+// ---------------------------------------------------------------------------
+
+/// The `gcif.v1.Ministry` service of one node.
+#[derive(Clone)]
+pub struct MinistryService {
+    pub node: Arc<Mutex<Node>>,
+    pub ctx: HostContext,
+}
+
+#[tonic::async_trait]
+impl wire::ministry_server::Ministry for MinistryService {
+    async fn deliver(&self, request: Request<wire::Delivery>) -> RpcResult<wire::DeliveryAck> {
+        let delivery = request.into_inner();
+        let Some(envelope) = delivery.envelope else {
+            return Err(Status::invalid_argument("envelope is missing"));
+        };
+        let envelope = model::Envelope::try_from(envelope)
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let now = self.ctx.clock.now();
+        let mut node = lock(&self.node);
+        let me = node.ministry();
+        if delivery.recipient != me.code() {
+            return Err(Status::invalid_argument(format!(
+                "delivery addressed to {:?} reached {me}",
+                delivery.recipient
+            )));
+        }
+        let (id, kind, created) = (envelope.id.clone(), envelope.kind, envelope.created);
+        let receipt = node.on_deliver(now, envelope);
+        drop(node);
+        let duplicate = receipt == Receipt::Duplicate;
+        if duplicate {
+            tracing::debug!(msg = %id, to = %me, attempt = delivery.attempt, "duplicate discarded");
+            self.ctx.sink.record(EventBody::Duplicate {
+                msg: id.clone(),
+                to: me,
+            });
+        } else {
+            tracing::debug!(msg = %id, to = %me, "delivered");
+            self.ctx.sink.record(EventBody::Delivered {
+                msg: id.clone(),
+                kind,
+                to: me,
+                latency_ms: now.since(created),
+            });
+        }
+        Ok(Response::new(wire::DeliveryAck {
+            message_id: id.0,
+            duplicate,
+        }))
+    }
+}
+
+/// A node's publish loop: runs until aborted. `dial` opens a channel to the hub.
+pub async fn node_publish_loop(
+    node: Arc<Mutex<Node>>,
+    wake: Arc<Notify>,
+    dial: Arc<dyn Fn() -> Channel + Send + Sync>,
+    ctx: HostContext,
+) {
+    let channel: Arc<Mutex<Option<(u64, Channel)>>> = Arc::new(Mutex::new(None));
+    let mut next_gen = 0u64;
+    let mut tasks = JoinSet::new();
+    loop {
+        let now = ctx.clock.now();
+        let (due, next, me) = {
+            let mut n = lock(&node);
+            (n.poll(now), n.next_wakeup(), n.ministry())
+        };
+        for p in due {
+            if p.attempt == 1 {
+                ctx.sink.record(EventBody::Published {
+                    msg: p.envelope.id.clone(),
+                    kind: p.envelope.kind,
+                    from: me,
+                    inject: None,
+                });
+            }
+            let (generation, ch) = {
+                let mut c = lock(&channel);
+                c.get_or_insert_with(|| {
+                    next_gen += 1;
+                    (next_gen, dial())
+                })
+                .clone()
+            };
+            let (node, wake, ctx, channel) =
+                (node.clone(), wake.clone(), ctx.clone(), channel.clone());
+            tasks.spawn(async move {
+                let request = wire::PublishRequest {
+                    envelope: Some((&p.envelope).into()),
+                };
+                let result = HubClient::new(ch).publish(request).await;
+                let now = ctx.clock.now();
+                let mut n = lock(&node);
+                match result {
+                    Ok(receipt) => {
+                        let recipients = receipt
+                            .into_inner()
+                            .recipients
+                            .iter()
+                            .filter_map(|r| r.parse().ok())
+                            .collect();
+                        n.on_outcome(now, p.seq, Outcome::Accepted { recipients });
+                    }
+                    Err(status) if is_final(status.code()) => {
+                        tracing::info!(msg = %p.envelope.id, %status, "publish refused");
+                        n.on_outcome(
+                            now,
+                            p.seq,
+                            Outcome::Refused {
+                                reason: status.message().to_string(),
+                            },
+                        );
+                    }
+                    Err(status) => {
+                        tracing::debug!(msg = %p.envelope.id, attempt = p.attempt, %status, "publish failed");
+                        n.on_publish_failed(now, p.seq);
+                        let mut c = lock(&channel);
+                        if c.as_ref().is_some_and(|(g, _)| *g == generation) {
+                            *c = None;
+                        }
+                    }
+                }
+                drop(n);
+                wake.notify_one();
+            });
+        }
+        while tasks.try_join_next().is_some() {}
+        let until = next.map(|t| ctx.clock.instant_at(t));
+        tokio::select! {
+            biased;
+            _ = wake.notified() => {}
+            _ = sleep_until_opt(until) => {}
+        }
+    }
+}
+
+/// Per-RPC deadline and connection set-up used by both loops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RpcConfig {
+    /// A call not answered within this is abandoned and retried; this is how a
+    /// silently stalled (partitioned) connection is noticed.
+    pub timeout: Duration,
+}
+
+impl Default for RpcConfig {
+    fn default() -> Self {
+        RpcConfig {
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
