@@ -21,6 +21,7 @@ pub mod policy;
 pub mod report;
 pub mod retry;
 pub mod scenario;
+pub mod sim;
 pub mod simnet;
 pub mod transport;
 pub mod wire;

@@ -1,1 +1,49 @@
-fn main() {}
+//! `gcif-sim`: parse the command line, start tracing, dispatch.
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::time::FormatTime;
+
+/// Stamps log lines with simulated time (`t=+1d02:03:04.005`) when a
+/// simulation is running, since wall-clock stamps would say nothing useful.
+struct SimulatedTime;
+
+impl FormatTime for SimulatedTime {
+    fn format_time(&self, w: &mut Writer<'_>) -> std::fmt::Result {
+        match gcif_sim::sim::elapsed() {
+            Some(d) => {
+                let ms = d.as_millis() as u64;
+                let (s, ms) = (ms / 1000, ms % 1000);
+                let (m, s) = (s / 60, s % 60);
+                let (h, m) = (m / 60, m % 60);
+                let (days, h) = (h / 24, h % 24);
+                write!(w, "t=+{days}d{h:02}:{m:02}:{s:02}.{ms:03}")
+            }
+            None => write!(w, "t=?"),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+        )
+        .with_timer(SimulatedTime)
+        .with_writer(std::io::stderr)
+        .init();
+    cli::dispatch(cli)
+}

@@ -24,7 +24,9 @@ pub struct Backoff {
 impl Backoff {
     /// The pause after `failures` consecutive failed rounds (`failures >= 1`).
     pub fn delay(&self, failures: u32) -> Duration {
-        let factor = 1u32.checked_shl(failures.saturating_sub(1)).unwrap_or(u32::MAX);
+        let factor = 1u32
+            .checked_shl(failures.saturating_sub(1))
+            .unwrap_or(u32::MAX);
         self.initial.saturating_mul(factor).min(self.max)
     }
 }
@@ -117,7 +119,10 @@ impl<T: Clone> RetryQueue<T> {
                 break;
             }
             self.ready.pop_first();
-            let slot = self.slots.get_mut(&seq).expect("ready index names a live slot");
+            let slot = self
+                .slots
+                .get_mut(&seq)
+                .expect("ready index names a live slot");
             slot.ready_at = None;
             slot.attempts += 1;
             self.in_flight += 1;

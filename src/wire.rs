@@ -132,7 +132,12 @@ impl TryFrom<pb::Envelope> for model::Envelope {
             Ok(Status::Actual) => model::Status::Actual,
             Ok(Status::Exercise) => model::Status::Exercise,
             Ok(Status::Test) => model::Status::Test,
-            _ => return bad(format!("status {} is not ACTUAL, EXERCISE or TEST", e.status)),
+            _ => {
+                return bad(format!(
+                    "status {} is not ACTUAL, EXERCISE or TEST",
+                    e.status
+                ));
+            }
         };
         let message_type = match MessageType::try_from(e.message_type) {
             Ok(MessageType::Alert) => model::MessageType::Alert,
@@ -346,10 +351,25 @@ mod tests {
             originator: "CR-MSP".into(),
             ..Default::default()
         };
-        assert!(model::Envelope::try_from(w.clone()).unwrap_err().0.contains("CR-MSP"));
+        assert!(
+            model::Envelope::try_from(w.clone())
+                .unwrap_err()
+                .0
+                .contains("CR-MSP")
+        );
         w.originator = "HN-SEDS".into();
-        assert!(model::Envelope::try_from(w.clone()).unwrap_err().0.contains("created"));
+        assert!(
+            model::Envelope::try_from(w.clone())
+                .unwrap_err()
+                .0
+                .contains("created")
+        );
         w.created = Some(prost_types::Timestamp::default());
-        assert!(model::Envelope::try_from(w).unwrap_err().0.contains("status"));
+        assert!(
+            model::Envelope::try_from(w)
+                .unwrap_err()
+                .0
+                .contains("status")
+        );
     }
 }

@@ -97,7 +97,10 @@ pub struct Hub {
 impl Hub {
     /// A hub with an empty journal.
     pub fn new(policy: Policy, config: DeliveryConfig) -> Hub {
-        let queues = policy.participants().map(|m| (m, RetryQueue::default())).collect();
+        let queues = policy
+            .participants()
+            .map(|m| (m, RetryQueue::default()))
+            .collect();
         Hub {
             policy,
             config,
@@ -349,7 +352,10 @@ mod tests {
         let mut h = hub();
         h.on_publish(Timestamp(0), alert("HN-1", HnSeds));
         let again = h.on_publish(Timestamp(10), alert("HN-1", HnSeds));
-        assert!(matches!(again, PublishOutcome::Accepted { first: false, .. }));
+        assert!(matches!(
+            again,
+            PublishOutcome::Accepted { first: false, .. }
+        ));
         assert_eq!(h.backlog(), 4);
         let mut other = alert("HN-1", HnSeds);
         other.handling = Handling::Amber;

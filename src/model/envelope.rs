@@ -17,7 +17,10 @@ pub struct Timestamp(pub i64);
 impl Timestamp {
     /// This instant plus a duration (saturating).
     pub fn after(self, d: Duration) -> Timestamp {
-        Timestamp(self.0.saturating_add(d.as_millis().min(i64::MAX as u128) as i64))
+        Timestamp(
+            self.0
+                .saturating_add(d.as_millis().min(i64::MAX as u128) as i64),
+        )
     }
 
     /// Milliseconds from `earlier` to `self`, or zero when `earlier` is later.
@@ -271,7 +274,9 @@ impl Envelope {
             ));
         }
         if id.chars().any(|c| c.is_control() || c.is_whitespace()) {
-            return bad(format!("message id {id:?} contains white space or control characters"));
+            return bad(format!(
+                "message id {id:?} contains white space or control characters"
+            ));
         }
         match (self.message_type, self.references.is_empty()) {
             (MessageType::Alert, false) => {
@@ -395,7 +400,9 @@ fn validate_document(d: &DocumentFlag) -> Result<(), Invalid> {
         )));
     }
     if d.fraud_indicators.is_empty() {
-        return Err(Invalid("a document flag needs at least one fraud indicator".into()));
+        return Err(Invalid(
+            "a document flag needs at least one fraud indicator".into(),
+        ));
     }
     validate_place("detected_at", &d.detected_at)
 }
@@ -471,7 +478,12 @@ mod tests {
         e.message_type = MessageType::Update;
         assert_eq!(e.validate(Timestamp(0)), Ok(()));
         e.references.clear();
-        assert!(e.validate(Timestamp(0)).unwrap_err().0.contains("reference"));
+        assert!(
+            e.validate(Timestamp(0))
+                .unwrap_err()
+                .0
+                .contains("reference")
+        );
     }
 
     #[test]
@@ -489,7 +501,12 @@ mod tests {
         let mut e = cargo(0.5);
         e.expires = Some(Timestamp(5_000));
         assert_eq!(e.validate(Timestamp(4_999)), Ok(()));
-        assert!(e.validate(Timestamp(5_000)).unwrap_err().0.contains("expired"));
+        assert!(
+            e.validate(Timestamp(5_000))
+                .unwrap_err()
+                .0
+                .contains("expired")
+        );
     }
 
     #[test]

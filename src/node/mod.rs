@@ -133,13 +133,8 @@ impl Node {
         if self.inbox.contains_key(&envelope.id) {
             return Receipt::Duplicate;
         }
-        self.inbox.insert(
-            envelope.id.clone(),
-            Received {
-                at: now,
-                envelope,
-            },
-        );
+        self.inbox
+            .insert(envelope.id.clone(), Received { at: now, envelope });
         Receipt::New
     }
 
@@ -165,7 +160,10 @@ impl Node {
 
     /// How many messages of `kind` this node has received.
     pub fn received_of(&self, kind: Kind) -> usize {
-        self.inbox.values().filter(|r| r.envelope.kind == kind).count()
+        self.inbox
+            .values()
+            .filter(|r| r.envelope.kind == kind)
+            .count()
     }
 }
 
@@ -232,9 +230,15 @@ mod tests {
     fn redeliveries_are_discarded() {
         let mut node = Node::new(Ministry::GtMingob, PublishConfig::default());
         assert_eq!(node.on_deliver(Timestamp(5), notice("x")), Receipt::New);
-        assert_eq!(node.on_deliver(Timestamp(9), notice("x")), Receipt::Duplicate);
+        assert_eq!(
+            node.on_deliver(Timestamp(9), notice("x")),
+            Receipt::Duplicate
+        );
         node.on_restart(Timestamp(20));
-        assert_eq!(node.on_deliver(Timestamp(30), notice("x")), Receipt::Duplicate);
+        assert_eq!(
+            node.on_deliver(Timestamp(30), notice("x")),
+            Receipt::Duplicate
+        );
         assert_eq!(node.received_of(Kind::CargoNotice), 1);
         assert_eq!(node.inbox().next().unwrap().at, Timestamp(5));
     }

@@ -98,10 +98,7 @@ impl Policy {
     pub fn route(&self, env: &Envelope, earlier: &[Ministry]) -> Routing {
         if !self.participants.contains(&env.originator) {
             return Routing::Rejected {
-                reason: format!(
-                    "{} is not a participant of this exchange",
-                    env.originator
-                ),
+                reason: format!("{} is not a participant of this exchange", env.originator),
             };
         }
         match self.name {
@@ -135,7 +132,12 @@ impl Policy {
             // plus whoever received what it cancels.
             (Kind::CargoNotice, _) => self.participants.iter().copied().filter(full).collect(),
         };
-        recipients.extend(earlier.iter().copied().filter(|m| self.participants.contains(m)));
+        recipients.extend(
+            earlier
+                .iter()
+                .copied()
+                .filter(|m| self.participants.contains(m)),
+        );
         if env.handling == Handling::AmberStrict {
             // TLP:AMBER+STRICT restricts sharing to the recipient organisations;
             // the compact reads that as full participants only.
@@ -219,7 +221,10 @@ mod tests {
         let mut e = envelope(HnSeds, cargo("SV", &[]));
         e.message_type = MessageType::Update;
         e.references = vec!["X-0".into()];
-        assert_eq!(check(&e, &[MxSegob]), to(&[UsDhs, GtMingob, SvMjsp, MxSegob]));
+        assert_eq!(
+            check(&e, &[MxSegob]),
+            to(&[UsDhs, GtMingob, SvMjsp, MxSegob])
+        );
     }
 
     #[test]

@@ -72,7 +72,10 @@ pub enum EventBody {
         until_t: u64,
     },
     /// A fault ended.
-    Healed { fault: FaultKind, targets: Vec<Host> },
+    Healed {
+        fault: FaultKind,
+        targets: Vec<Host>,
+    },
     /// An `expect:` entry, checked at the end of the run.
     Expectation {
         name: String,
@@ -122,7 +125,9 @@ impl Recorder {
 
     /// Simulated milliseconds since the origin.
     pub fn now_t(&self) -> u64 {
-        Instant::now().saturating_duration_since(self.origin).as_millis() as u64
+        Instant::now()
+            .saturating_duration_since(self.origin)
+            .as_millis() as u64
     }
 
     /// Takes the recorded events out.

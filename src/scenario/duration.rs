@@ -5,8 +5,8 @@ use std::fmt;
 use std::time::Duration;
 
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
-use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
 
 /// A duration read from a scenario.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
@@ -48,7 +48,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             "m" => (2, 60_000),
             "s" => (3, 1_000),
             "ms" => (4, 1),
-            "" => return Err(format!("`{text}`: a number needs a unit (d, h, m, s or ms)")),
+            "" => {
+                return Err(format!(
+                    "`{text}`: a number needs a unit (d, h, m, s or ms)"
+                ));
+            }
             other => {
                 return Err(format!(
                     "`{text}`: unknown unit `{other}` (use d, h, m, s or ms)"
@@ -76,7 +80,12 @@ pub fn format_duration(d: Duration) -> String {
         return "0s".into();
     }
     let mut out = String::new();
-    for (unit, size) in [("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000)] {
+    for (unit, size) in [
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1_000),
+    ] {
         if ms >= size {
             out.push_str(&format!("{}{unit}", ms / size));
             ms %= size;
@@ -161,7 +170,17 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_a_duration() {
-        for bad in ["", "5", "h", "5x", "2m3h", "1h1h", "-5s", "1.5h", "99999999999999999999d"] {
+        for bad in [
+            "",
+            "5",
+            "h",
+            "5x",
+            "2m3h",
+            "1h1h",
+            "-5s",
+            "1.5h",
+            "99999999999999999999d",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad:?} should fail");
         }
     }

@@ -204,7 +204,10 @@ impl Validator<'_> {
     fn ministry(&self, s: &Spanned<String>) -> Result<Ministry> {
         s.value.parse().or_else(|e: model::UnknownMinistry| {
             if s.value == Host::HUB_NAME {
-                self.err(s, "GCIF is the hub, not a ministry: expected a ministry here")
+                self.err(
+                    s,
+                    "GCIF is the hub, not a ministry: expected a ministry here",
+                )
             } else {
                 self.err(s, e.to_string())
             }
@@ -306,11 +309,15 @@ impl Validator<'_> {
         let topology = self.topology(&raw.network, &participants)?;
         let protocol = &raw.protocol;
         let backoff = Backoff {
-            initial: protocol.retry_initial.map_or(Backoff::default().initial, |d| d.0),
+            initial: protocol
+                .retry_initial
+                .map_or(Backoff::default().initial, |d| d.0),
             max: protocol.retry_max.map_or(Backoff::default().max, |d| d.0),
         };
         let rpc = RpcConfig {
-            timeout: protocol.rpc_timeout.map_or(RpcConfig::default().timeout, |d| d.0),
+            timeout: protocol
+                .rpc_timeout
+                .map_or(RpcConfig::default().timeout, |d| d.0),
         };
         if rpc.timeout.is_zero() || backoff.initial.is_zero() || backoff.max < backoff.initial {
             return Err(ScenarioError {
@@ -339,7 +346,8 @@ impl Validator<'_> {
         let mut labels: BTreeMap<String, usize> = BTreeMap::new();
         let mut injects = Vec::new();
         for (i, inject) in raw.injects.iter().enumerate() {
-            let inject_v = self.inject(inject, i, &labels, &injects, duration, epoch, &participant)?;
+            let inject_v =
+                self.inject(inject, i, &labels, &injects, duration, epoch, &participant)?;
             if let Some(id) = &inject.value.id {
                 labels.insert(id.value.clone(), i);
             }
@@ -515,10 +523,7 @@ impl Validator<'_> {
                 };
                 return self.err(
                     r,
-                    format!(
-                        "`{}` is not the id of an earlier inject{hint}",
-                        r.value
-                    ),
+                    format!("`{}` is not the id of an earlier inject{hint}", r.value),
                 );
             };
             if earlier[j].at > at {
@@ -899,9 +904,7 @@ mod tests {
 
     #[test]
     fn unknown_ministry_is_located() {
-        let text = format!(
-            "{MINIMAL}injects:\n  - at: 0s\n    from: CR-MSP\n    cancels: x\n"
-        );
+        let text = format!("{MINIMAL}injects:\n  - at: 0s\n    from: CR-MSP\n    cancels: x\n");
         let (line, col, msg) = err_at(&text);
         assert_eq!((line, col), (5, 11));
         assert!(msg.contains("unknown ministry `CR-MSP`"), "{msg}");
@@ -966,7 +969,9 @@ mod tests {
     #[test]
     fn the_schema_names_the_top_level_keys() {
         let schema = json_schema();
-        for key in ["injects", "faults", "traffic", "expect", "network", "duration"] {
+        for key in [
+            "injects", "faults", "traffic", "expect", "network", "duration",
+        ] {
             assert!(schema.contains(&format!("\"{key}\"")), "{key} missing");
         }
     }

@@ -215,7 +215,11 @@ impl SimNet {
         let inner = self.lock();
         let t = now.saturating_duration_since(inner.origin);
         let key = pair(a, b);
-        inner.faults.partitions.iter().any(|(p, w)| *p == key && w.contains(t))
+        inner
+            .faults
+            .partitions
+            .iter()
+            .any(|(p, w)| *p == key && w.contains(t))
     }
 
     /// Opens a connection from `from` to `to`, as a TCP handshake would: it
@@ -425,20 +429,12 @@ impl AsyncWrite for SimStream {
             return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
         }
         let now = Instant::now();
-        if this
-            .conn
-            .pipe(this.side)
-            .reset_at
-            .is_some_and(|r| r <= now)
-        {
+        if this.conn.pipe(this.side).reset_at.is_some_and(|r| r <= now) {
             return Poll::Ready(Err(io::ErrorKind::ConnectionReset.into()));
         }
         let bytes = data.to_vec();
-        this.conn.send(this.side, |at| Segment::Data {
-            at,
-            bytes,
-            read: 0,
-        });
+        this.conn
+            .send(this.side, |at| Segment::Data { at, bytes, read: 0 });
         Poll::Ready(Ok(data.len()))
     }
 
@@ -490,7 +486,12 @@ mod tests {
             },
             links: BTreeMap::new(),
         };
-        SimNet::new(Instant::now(), topology, faults, ChaCha8Rng::seed_from_u64(1))
+        SimNet::new(
+            Instant::now(),
+            topology,
+            faults,
+            ChaCha8Rng::seed_from_u64(1),
+        )
     }
 
     /// Sends "ping" from HN to the hub at `send_at` and returns when it arrived.
@@ -512,7 +513,9 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn bytes_take_the_link_latency() {
-        let took = check(net(LinkFaults::default()), Duration::ZERO).await.unwrap();
+        let took = check(net(LinkFaults::default()), Duration::ZERO)
+            .await
+            .unwrap();
         assert_eq!(took, Duration::from_millis(100));
     }
 

@@ -1,0 +1,459 @@
+//! Expectation checks and the run summary, both computed from the event log
+//! alone (plus the scenario for names and times), so outside tools reading
+//! `events.jsonl` can reproduce them.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::{Event, EventBody};
+use crate::model::{Kind, MessageId, Ministry};
+use crate::scenario::{Scenario, format_duration};
+use crate::sim::Planned;
+
+/// What the event log says about each message.
+#[derive(Debug, Default)]
+pub struct Index {
+    pub published: BTreeMap<MessageId, (u64, Ministry, Kind)>,
+    pub accepted: BTreeMap<MessageId, (u64, Vec<Ministry>)>,
+    pub rejected: BTreeMap<MessageId, (u64, String)>,
+    /// First receipt per (message, recipient).
+    pub delivered: BTreeMap<(MessageId, Ministry), u64>,
+    /// `delivered` events per (message, recipient): above 1 is a duplicate processed.
+    pub n_delivered: BTreeMap<(MessageId, Ministry), u32>,
+    pub duplicates: BTreeMap<Ministry, u32>,
+}
+
+impl Index {
+    /// Indexes `events`.
+    pub fn new(events: &[Event]) -> Index {
+        let mut ix = Index::default();
+        for e in events {
+            match &e.body {
+                EventBody::Published {
+                    msg, kind, from, ..
+                } => {
+                    ix.published
+                        .entry(msg.clone())
+                        .or_insert((e.t, *from, *kind));
+                }
+                EventBody::Accepted {
+                    msg, recipients, ..
+                } => {
+                    ix.accepted
+                        .entry(msg.clone())
+                        .or_insert((e.t, recipients.clone()));
+                }
+                EventBody::Rejected { msg, reason, .. } => {
+                    ix.rejected
+                        .entry(msg.clone())
+                        .or_insert((e.t, reason.clone()));
+                }
+                EventBody::Delivered { msg, to, .. } => {
+                    ix.delivered.entry((msg.clone(), *to)).or_insert(e.t);
+                    *ix.n_delivered.entry((msg.clone(), *to)).or_insert(0) += 1;
+                }
+                EventBody::Duplicate { to, .. } => *ix.duplicates.entry(*to).or_insert(0) += 1,
+                _ => {}
+            }
+        }
+        ix
+    }
+}
+
+/// The verdict on one `expect:` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verdict {
+    pub name: String,
+    pub ok: bool,
+    pub detail: String,
+}
+
+fn ms(d: Duration) -> u64 {
+    d.as_millis() as u64
+}
+
+fn dur(ms: u64) -> String {
+    format_duration(Duration::from_millis(ms))
+}
+
+/// Checks every expectation of `scenario` against the run.
+pub fn check_expectations(scenario: &Scenario, plan: &[Planned], events: &[Event]) -> Vec<Verdict> {
+    let ix = Index::new(events);
+    let msg_of: BTreeMap<usize, &MessageId> = plan
+        .iter()
+        .filter_map(|p| Some((p.inject?, &p.envelope.id)))
+        .collect();
+    scenario
+        .expect
+        .iter()
+        .map(|x| {
+            let mut problems: Vec<String> = Vec::new();
+            let mut facts: Vec<String> = Vec::new();
+            if let Some(i) = x.inject {
+                let msg = msg_of[&i];
+                let inject_at = ms(scenario.injects[i].at);
+                let label = scenario.injects[i].label.as_deref().unwrap_or("?");
+                if let Some(r) = x.rejected {
+                    match (r, ix.rejected.get(msg), ix.accepted.contains_key(msg)) {
+                        (true, Some((_, reason)), _) => facts.push(format!("rejected: {reason}")),
+                        (true, None, true) => problems.push(format!("{label} was accepted")),
+                        (false, Some((_, reason)), _) => {
+                            problems.push(format!("{label} was rejected: {reason}"))
+                        }
+                        (false, None, true) => facts.push("accepted".into()),
+                        (_, None, false) => problems.push(format!("{label} never reached the hub")),
+                    }
+                }
+                for &m in &x.delivered_to {
+                    match ix.delivered.get(&(msg.clone(), m)) {
+                        Some(&t) => {
+                            let took = t.saturating_sub(inject_at);
+                            match x.within {
+                                Some(w) if took > ms(w) => problems.push(format!(
+                                    "{m} late: after {} (limit {})",
+                                    dur(took),
+                                    format_duration(w)
+                                )),
+                                _ => facts.push(format!("{m} after {}", dur(took))),
+                            }
+                        }
+                        None => {
+                            let why = match ix.rejected.get(msg) {
+                                Some((_, reason)) => format!(" (rejected: {reason})"),
+                                None => match ix.accepted.get(msg) {
+                                    Some((_, r)) if !r.contains(&m) => {
+                                        " (not a recipient under the policy)".to_string()
+                                    }
+                                    _ => String::new(),
+                                },
+                            };
+                            problems.push(format!("{m} never received it{why}"));
+                        }
+                    }
+                }
+                for &m in &x.not_delivered_to {
+                    if let Some(&t) = ix.delivered.get(&(msg.clone(), m)) {
+                        problems.push(format!(
+                            "{m} received it (leaked) after {}",
+                            dur(t.saturating_sub(inject_at))
+                        ));
+                    } else {
+                        facts.push(format!("{m} did not receive it"));
+                    }
+                }
+            }
+            if x.no_loss {
+                let mut missing = Vec::new();
+                let mut total = 0usize;
+                for (msg, (_, recipients)) in &ix.accepted {
+                    for &m in recipients {
+                        total += 1;
+                        if !ix.delivered.contains_key(&(msg.clone(), m)) {
+                            missing.push(format!("{msg} → {m}"));
+                        }
+                    }
+                }
+                let stuck: Vec<&MessageId> = ix
+                    .published
+                    .keys()
+                    .filter(|m| !ix.accepted.contains_key(*m) && !ix.rejected.contains_key(*m))
+                    .collect();
+                let never_published = plan.len().saturating_sub(ix.published.len());
+                if missing.is_empty() && stuck.is_empty() && never_published == 0 {
+                    facts.push(format!("all {total} deliveries made"));
+                } else {
+                    if !missing.is_empty() {
+                        problems.push(format!(
+                            "{} of {total} deliveries missing, e.g. {}",
+                            missing.len(),
+                            missing
+                                .iter()
+                                .take(3)
+                                .cloned()
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ));
+                    }
+                    if !stuck.is_empty() {
+                        problems.push(format!(
+                            "{} published message(s) never answered by the hub, e.g. {}",
+                            stuck.len(),
+                            stuck[0]
+                        ));
+                    }
+                    if never_published > 0 {
+                        problems.push(format!("{never_published} message(s) never published"));
+                    }
+                }
+            }
+            if x.no_duplicates {
+                let twice: Vec<String> = ix
+                    .n_delivered
+                    .iter()
+                    .filter(|(_, n)| **n > 1)
+                    .map(|((msg, m), n)| format!("{msg} processed {n}× by {m}"))
+                    .collect();
+                if twice.is_empty() {
+                    let discarded: u32 = ix.duplicates.values().sum();
+                    facts.push(format!(
+                        "no message processed twice ({discarded} redeliveries discarded)"
+                    ));
+                } else {
+                    problems.push(format!(
+                        "{} duplicate(s) processed, e.g. {}",
+                        twice.len(),
+                        twice[0]
+                    ));
+                }
+            }
+            Verdict {
+                name: x.name.clone(),
+                ok: problems.is_empty(),
+                detail: if problems.is_empty() {
+                    facts.join("; ")
+                } else {
+                    problems.join("; ")
+                },
+            }
+        })
+        .collect()
+}
+
+/// Sent, received and discarded counts of one ministry.
+#[derive(Debug, Clone, Serialize)]
+pub struct MinistryRow {
+    pub ministry: Ministry,
+    pub sent: u32,
+    pub received: u32,
+    pub duplicates_discarded: u32,
+}
+
+/// Delivery latency of one kind, in milliseconds.
+#[derive(Debug, Clone, Serialize)]
+pub struct LatencyRow {
+    pub kind: Kind,
+    pub deliveries: usize,
+    pub p50_ms: u64,
+    pub p99_ms: u64,
+    pub max_ms: u64,
+}
+
+/// What `run` prints (as a table, or as JSON with `--json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub scenario: String,
+    pub title: String,
+    pub file: String,
+    pub seed: u64,
+    pub start: String,
+    pub duration_ms: u64,
+    pub end_ms: u64,
+    pub planned: usize,
+    pub published: usize,
+    pub accepted: usize,
+    pub rejected: usize,
+    pub deliveries: usize,
+    pub faults: usize,
+    pub ministries: Vec<MinistryRow>,
+    pub latency: Vec<LatencyRow>,
+    pub expectations: Vec<Verdict>,
+    pub passed: bool,
+}
+
+/// The nearest-rank percentile of sorted `v`.
+pub fn percentile(sorted: &[u64], p: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+impl Summary {
+    /// Summarises a run.
+    pub fn new(
+        scenario: &Scenario,
+        seed: u64,
+        plan: &[Planned],
+        events: &[Event],
+        end: Duration,
+        expectations: Vec<Verdict>,
+    ) -> Summary {
+        let ix = Index::new(events);
+        let mut rows: BTreeMap<Ministry, MinistryRow> = scenario
+            .participants
+            .iter()
+            .map(|&m| {
+                (
+                    m,
+                    MinistryRow {
+                        ministry: m,
+                        sent: 0,
+                        received: 0,
+                        duplicates_discarded: *ix.duplicates.get(&m).unwrap_or(&0),
+                    },
+                )
+            })
+            .collect();
+        let mut latencies: BTreeMap<Kind, Vec<u64>> = BTreeMap::new();
+        let mut faults = 0;
+        for e in events {
+            match &e.body {
+                EventBody::Published { from, .. } => {
+                    if let Some(r) = rows.get_mut(from) {
+                        r.sent += 1;
+                    }
+                }
+                EventBody::Delivered {
+                    to,
+                    kind,
+                    latency_ms,
+                    ..
+                } => {
+                    if let Some(r) = rows.get_mut(to) {
+                        r.received += 1;
+                    }
+                    latencies.entry(*kind).or_default().push(*latency_ms);
+                }
+                EventBody::Fault { .. } => faults += 1,
+                _ => {}
+            }
+        }
+        let latency = Kind::ALL
+            .iter()
+            .filter_map(|k| {
+                let mut v = latencies.remove(k)?;
+                v.sort_unstable();
+                Some(LatencyRow {
+                    kind: *k,
+                    deliveries: v.len(),
+                    p50_ms: percentile(&v, 50.0),
+                    p99_ms: percentile(&v, 99.0),
+                    max_ms: *v.last().unwrap_or(&0),
+                })
+            })
+            .collect();
+        let passed = expectations.iter().all(|v| v.ok);
+        Summary {
+            scenario: scenario.name.clone(),
+            title: scenario.title.clone(),
+            file: scenario.file.clone(),
+            seed,
+            start: scenario.start.to_rfc3339(),
+            duration_ms: ms(scenario.duration),
+            end_ms: ms(end),
+            planned: plan.len(),
+            published: ix.published.len(),
+            accepted: ix.accepted.len(),
+            rejected: ix.rejected.len(),
+            deliveries: ix.delivered.len(),
+            faults,
+            ministries: rows.into_values().collect(),
+            latency,
+            expectations,
+            passed,
+        }
+    }
+
+    /// The summary as a plain-text table.
+    pub fn to_table(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "{} — {}", self.scenario, self.title);
+        let _ = writeln!(
+            out,
+            "seed {}  start {}  simulated {}{}",
+            self.seed,
+            self.start,
+            dur(self.duration_ms),
+            if self.end_ms > self.duration_ms {
+                format!(" (+{} drain)", dur(self.end_ms - self.duration_ms))
+            } else {
+                String::new()
+            }
+        );
+        let _ = writeln!(
+            out,
+            "messages: {} planned, {} published, {} accepted, {} rejected; {} deliveries; {} faults",
+            self.planned,
+            self.published,
+            self.accepted,
+            self.rejected,
+            self.deliveries,
+            self.faults
+        );
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "{:<10} {:>8} {:>9} {:>11}",
+            "ministry", "sent", "received", "duplicates"
+        );
+        for r in &self.ministries {
+            let _ = writeln!(
+                out,
+                "{:<10} {:>8} {:>9} {:>11}",
+                r.ministry.code(),
+                r.sent,
+                r.received,
+                r.duplicates_discarded
+            );
+        }
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "{:<14} {:>10} {:>10} {:>10} {:>10}",
+            "latency", "deliveries", "p50", "p99", "max"
+        );
+        for l in &self.latency {
+            let _ = writeln!(
+                out,
+                "{:<14} {:>10} {:>10} {:>10} {:>10}",
+                l.kind.name(),
+                l.deliveries,
+                dur(l.p50_ms),
+                dur(l.p99_ms),
+                dur(l.max_ms)
+            );
+        }
+        if self.latency.is_empty() {
+            let _ = writeln!(out, "(no deliveries)");
+        }
+        let _ = writeln!(out);
+        if self.expectations.is_empty() {
+            let _ = writeln!(out, "expectations: none");
+        } else {
+            let n_ok = self.expectations.iter().filter(|v| v.ok).count();
+            let _ = writeln!(
+                out,
+                "expectations: {n_ok} of {} met",
+                self.expectations.len()
+            );
+            for v in &self.expectations {
+                let _ = writeln!(
+                    out,
+                    "  {} {} — {}",
+                    if v.ok { "PASS" } else { "FAIL" },
+                    v.name,
+                    v.detail
+                );
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let v: Vec<u64> = (1..=100).collect();
+        assert_eq!(percentile(&v, 50.0), 50);
+        assert_eq!(percentile(&v, 99.0), 99);
+        assert_eq!(percentile(&[7], 99.0), 7);
+        assert_eq!(percentile(&[], 50.0), 0);
+    }
+}
