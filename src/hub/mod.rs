@@ -77,7 +77,7 @@ pub struct Delivery {
 #[derive(Debug, Clone)]
 enum Record {
     Accepted {
-        envelope: Envelope,
+        envelope: Box<Envelope>,
         recipients: Vec<Ministry>,
     },
     Refused(Refusal),
@@ -121,7 +121,7 @@ impl Hub {
                 Record::Accepted {
                     envelope,
                     recipients,
-                } if *envelope == env => PublishOutcome::Accepted {
+                } if **envelope == env => PublishOutcome::Accepted {
                     recipients: recipients.clone(),
                     first: false,
                 },
@@ -149,7 +149,7 @@ impl Hub {
                 self.records.insert(
                     id,
                     Record::Accepted {
-                        envelope: env,
+                        envelope: Box::new(env),
                         recipients: recipients.clone(),
                     },
                 );
@@ -213,7 +213,7 @@ impl Hub {
                 out.push(Delivery {
                     to,
                     seq,
-                    envelope: envelope.clone(),
+                    envelope: (**envelope).clone(),
                     attempt,
                 });
             }

@@ -1,0 +1,10 @@
+//! Integration tests: one binary, one module per concern. Every failure
+//! message names the seed, so a failing run can be replayed with
+//! `gcif-sim run FILE --seed N`.
+
+mod bad_input;
+mod determinism;
+mod faults;
+mod policy;
+mod scenarios;
+mod support;
