@@ -30,6 +30,9 @@ use crate::transport::RpcConfig;
 pub use duration::{Dur, format_duration, parse_duration};
 use raw::*;
 
+/// The most generated messages a scenario may ask for (about 1 GiB of run state).
+pub const MAX_GENERATED: u64 = 2_000_000;
+
 /// A scenario that cannot be used, with where and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{file}:{line}:{column}: {message}")]
@@ -360,6 +363,7 @@ impl Validator<'_> {
         }
 
         let mut traffic = Vec::new();
+        let mut expected_messages = 0.0;
         for t in &raw.traffic {
             let v = &t.value;
             let mut from = Vec::new();
@@ -386,6 +390,17 @@ impl Validator<'_> {
                 }
                 None => duration,
             };
+            expected_messages += (until - start_t).as_secs_f64() / v.every.value.0.as_secs_f64();
+            if expected_messages > MAX_GENERATED as f64 {
+                return self.err(
+                    &v.every,
+                    format!(
+                        "the traffic would generate about {} messages in all; at most \
+                         {MAX_GENERATED} are supported: raise `every` or shorten the window",
+                        expected_messages as u64
+                    ),
+                );
+            }
             traffic.push(Traffic {
                 kind: match v.kind {
                     RawKind::CaravanAlert => Kind::CaravanAlert,
@@ -964,6 +979,16 @@ mod tests {
         let text = format!("{MINIMAL}expect:\n  - no_loss: true\n  - no_duplicates: true\n");
         let s = check(&text).unwrap();
         assert_eq!(s.expect[0].name, "no loss");
+    }
+
+    #[test]
+    fn runaway_traffic_is_refused() {
+        let text = format!(
+            "{MINIMAL}traffic:\n  - {{ kind: cargo_notice, from: [HN-SEDS], every: 1ms }}\n"
+        );
+        let (line, col, msg) = err_at(&text);
+        assert_eq!((line, col), (4, 51));
+        assert!(msg.contains("at most"), "{msg}");
     }
 
     #[test]

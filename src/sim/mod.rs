@@ -302,6 +302,52 @@ impl World {
     }
 }
 
+/// A poisoned lock means a task panicked; the data is still usable.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The running hosts, and how many crashes currently hold each one down
+/// (crashes of one host may overlap; it restarts when the last one ends).
+#[derive(Default)]
+struct Hosts {
+    tasks: JoinSet<()>,
+    running: BTreeMap<Host, AbortHandle>,
+    crashes: BTreeMap<Host, u32>,
+}
+
+impl Hosts {
+    fn start(&mut self, world: &World, host: Host) {
+        let handle = world.start(host, &mut self.tasks);
+        self.running.insert(host, handle);
+    }
+
+    fn crash(&mut self, world: &World, host: Host) {
+        let n = self.crashes.entry(host).or_insert(0);
+        *n += 1;
+        if *n == 1 {
+            if let Some(h) = self.running.remove(&host) {
+                h.abort();
+            }
+            world.net.crash(host);
+        }
+    }
+
+    fn heal(&mut self, world: &World, host: Host) {
+        let n = self.crashes.entry(host).or_insert(1);
+        *n -= 1;
+        if *n > 0 {
+            return;
+        }
+        let now = world.ctx.clock.now();
+        match host {
+            Host::Hub => lock(&world.hub.state).on_restart(now),
+            Host::Node(m) => lock(&world.nodes[&m].state).on_restart(now),
+        }
+        self.start(world, host);
+    }
+}
+
 /// Plays `scenario` with `seed`. `progress`, if given, follows simulated time.
 pub fn run(
     scenario: &Scenario,
@@ -380,14 +426,13 @@ async fn play(scenario: &Scenario, seed: u64, progress: Option<ProgressBar>) -> 
             .collect(),
     };
 
-    // Hosts: started in a fixed order; their handles let faults crash them.
-    let mut hosts = JoinSet::new();
-    let handles: Arc<Mutex<BTreeMap<Host, AbortHandle>>> = Arc::new(Mutex::new(BTreeMap::new()));
+    // Hosts: started in a fixed order; faults crash and restart them.
+    let hosts = Arc::new(Mutex::new(Hosts::default()));
     {
-        let mut h = handles.lock().expect("fresh lock");
-        h.insert(Host::Hub, world.start(Host::Hub, &mut hosts));
+        let mut h = hosts.lock().expect("fresh lock");
+        h.start(&world, Host::Hub);
         for &m in &scenario.participants {
-            h.insert(Host::Node(m), world.start(Host::Node(m), &mut hosts));
+            h.start(&world, Host::Node(m));
         }
     }
 
@@ -401,21 +446,16 @@ async fn play(scenario: &Scenario, seed: u64, progress: Option<ProgressBar>) -> 
                 tokio::time::sleep_until(origin + p.at).await;
                 let node = &world.nodes[&p.envelope.originator];
                 let now = world.ctx.clock.now();
-                node.state
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .submit(now, p.envelope);
+                lock(&node.state).submit(now, p.envelope);
                 node.wake.notify_one();
             }
         })
     };
 
     // Faults: log them, crash and restart hosts.
-    let restarts = Arc::new(Mutex::new(JoinSet::new()));
     for f in scenario.faults.clone() {
         let world = world.clone();
-        let handles = handles.clone();
-        let restarts = restarts.clone();
+        let hosts = hosts.clone();
         drivers.spawn(async move {
             let (kind, targets) = match f.action {
                 FaultAction::Partition(a, b) => (FaultKind::Partition, vec![a, b]),
@@ -431,35 +471,11 @@ async fn play(scenario: &Scenario, seed: u64, progress: Option<ProgressBar>) -> 
                 until_t: until.as_millis() as u64,
             });
             if let FaultAction::Crash(host) = f.action {
-                if let Some(h) = handles.lock().unwrap_or_else(|e| e.into_inner()).get(&host) {
-                    h.abort();
-                }
-                world.net.crash(host);
+                lock(&hosts).crash(&world, host);
             }
             tokio::time::sleep_until(origin + until).await;
             if let FaultAction::Crash(host) = f.action {
-                let now = world.ctx.clock.now();
-                match host {
-                    Host::Hub => world
-                        .hub
-                        .state
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .on_restart(now),
-                    Host::Node(m) => world.nodes[&m]
-                        .state
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .on_restart(now),
-                }
-                let handle = world.start(
-                    host,
-                    &mut restarts.lock().unwrap_or_else(|e| e.into_inner()),
-                );
-                handles
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(host, handle);
+                lock(&hosts).heal(&world, host);
             }
             tracing::info!(?kind, ?targets, "healed");
             world.ctx.sink.record(EventBody::Healed {
@@ -493,12 +509,8 @@ async fn play(scenario: &Scenario, seed: u64, progress: Option<ProgressBar>) -> 
         tokio::time::sleep(Duration::from_secs(1).min(deadline - Instant::now())).await;
     }
     let end = Instant::now() - origin;
-    hosts.abort_all();
+    lock(&hosts).tasks.abort_all();
     drivers.abort_all();
-    restarts
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .abort_all();
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }

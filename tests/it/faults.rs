@@ -172,3 +172,20 @@ fn thousands_of_messages_through_every_fault_arrive_exactly_once() {
     assert!(accepted > 3_000, "only {accepted} messages");
     assert!(deliveries > 3 * accepted, "only {deliveries} deliveries");
 }
+
+#[test]
+fn overlapping_crashes_of_one_host_restart_it_once() {
+    let yaml = format!(
+        "{HEADER}duration: 4h\nfaults:\n  - {{ at: 1h, crash: GCIF, for: 1h }}\n  - {{ at: 1h30m, crash: GCIF, for: 10m }}\ninjects:\n{}traffic:\n  - {{ kind: caravan_alert, from: [HN-SEDS, SV-MJSP], every: 1m }}\n{}",
+        caravan("held", "1h45m", "GT-MINGOB"),
+        expect_all()
+    );
+    let p = play(&yaml, 8);
+    p.assert_passed();
+    audit(&p.out.events, 8);
+    let t = p.delivered_at(&p.msg("held"), Ministry::HnSeds).unwrap();
+    assert!(
+        t >= 2 * 3_600_000,
+        "delivered at {t}, before the longer crash ended"
+    );
+}

@@ -1,0 +1,66 @@
+//! `cargo bench`: wall time of every shipped scenario, and deliveries per
+//! wall-clock second on ~10,000 generated messages over five simulated days.
+//! Figures are recorded in BENCHMARKS.md. The wall clock is read here, in the
+//! benchmark, never in the simulated path.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use gcif_sim::report::{self, EventBody};
+use gcif_sim::scenario;
+use gcif_sim::sim;
+
+/// Plays `file` `n` times; returns the median wall time and the run's counts.
+fn measure(file: &Path, n: usize) -> (Duration, usize, usize, bool) {
+    let s = scenario::load(file).unwrap_or_else(|e| panic!("{e}"));
+    let seed = s.seed.unwrap_or(sim::DEFAULT_SEED);
+    let mut times = Vec::new();
+    let mut counts = (0, 0, false);
+    for _ in 0..n {
+        let t0 = Instant::now();
+        let out = sim::run(&s, seed, None).expect("runtime");
+        times.push(t0.elapsed());
+        let delivered = out
+            .events
+            .iter()
+            .filter(|e| matches!(e.body, EventBody::Delivered { .. }))
+            .count();
+        let verdicts = report::check_expectations(&s, &out.plan, &out.events);
+        counts = (out.plan.len(), delivered, verdicts.iter().all(|v| v.ok));
+    }
+    times.sort();
+    (times[n / 2], counts.0, counts.1, counts.2)
+}
+
+fn main() {
+    // `cargo bench -- <filter>` passes extra arguments; accept and ignore `--bench`.
+    let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with("--"));
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<PathBuf> = std::fs::read_dir(root.join("simulations"))
+        .expect("simulations/")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    files.push(root.join("benches/ten-thousand.yaml"));
+    println!(
+        "{:<32} {:>9} {:>11} {:>12} {:>16} {:>6}",
+        "scenario", "messages", "deliveries", "wall (med)", "deliveries/s", "ok"
+    );
+    for file in files {
+        let name = file.file_stem().unwrap().to_string_lossy().to_string();
+        if filter.as_ref().is_some_and(|f| !name.contains(f.as_str())) {
+            continue;
+        }
+        let (wall, messages, delivered, ok) = measure(&file, 3);
+        println!(
+            "{:<32} {:>9} {:>11} {:>10.3}s {:>16.0} {:>6}",
+            name,
+            messages,
+            delivered,
+            wall.as_secs_f64(),
+            delivered as f64 / wall.as_secs_f64(),
+            ok
+        );
+    }
+}
