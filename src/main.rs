@@ -44,6 +44,7 @@ fn main() -> ExitCode {
         )
         .with_timer(SimulatedTime)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     cli::dispatch(cli)
 }

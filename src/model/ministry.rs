@@ -6,7 +6,7 @@ use std::str::FromStr;
 use serde::{Serialize, Serializer};
 
 /// A ministry that takes part in the exchange, named by its short code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Ministry {
     /// United States, Department of Homeland Security.
     UsDhs,
@@ -64,6 +64,13 @@ impl fmt::Display for Ministry {
     }
 }
 
+/// Debug output is the code too, so logs and test failures read `HN-SEDS`.
+impl fmt::Debug for Ministry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
 impl Serialize for Ministry {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.code())
@@ -87,7 +94,7 @@ impl FromStr for Ministry {
 }
 
 /// A machine on the network: the GCIF hub or a ministry's node.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Host {
     /// The Joint Border Intelligence Group hub, named `GCIF`.
     Hub,
@@ -109,6 +116,12 @@ impl Host {
 }
 
 impl fmt::Display for Host {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl fmt::Debug for Host {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }

@@ -72,23 +72,36 @@ pub struct RawScenario {
 #[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RawStatus {
+    #[serde(alias = "ACTUAL")]
     Actual,
+    #[serde(alias = "EXERCISE")]
     Exercise,
+    #[serde(alias = "TEST")]
     Test,
 }
 
 /// TLP 2.0 handling mark.
 #[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
 pub enum RawHandling {
-    #[serde(rename = "clear")]
+    #[serde(
+        rename = "clear",
+        alias = "CLEAR",
+        alias = "TLP:CLEAR",
+        alias = "white"
+    )]
     Clear,
-    #[serde(rename = "green")]
+    #[serde(rename = "green", alias = "GREEN", alias = "TLP:GREEN")]
     Green,
-    #[serde(rename = "amber")]
+    #[serde(rename = "amber", alias = "AMBER", alias = "TLP:AMBER")]
     Amber,
-    #[serde(rename = "amber+strict")]
+    #[serde(
+        rename = "amber+strict",
+        alias = "AMBER+STRICT",
+        alias = "TLP:AMBER+STRICT",
+        alias = "amber_strict"
+    )]
     AmberStrict,
-    #[serde(rename = "red")]
+    #[serde(rename = "red", alias = "RED", alias = "TLP:RED")]
     Red,
 }
 

@@ -228,7 +228,8 @@ impl World {
         let incoming =
             UnboundedReceiverStream::new(self.net.listen(host)).map(Ok::<_, std::io::Error>);
         let world = self.clone();
-        tasks.spawn(async move {
+        let span = tracing::info_span!("host", name = host.name());
+        let task = async move {
             let mut host_tasks = JoinSet::new();
             match host {
                 Host::Hub => {
@@ -283,7 +284,8 @@ impl World {
                     .await;
                 }
             }
-        })
+        };
+        tasks.spawn(tracing::Instrument::instrument(task, span))
     }
 
     /// Whether every accepted message is delivered and every outbox is empty.
@@ -464,7 +466,12 @@ async fn play(scenario: &Scenario, seed: u64, progress: Option<ProgressBar>) -> 
             };
             tokio::time::sleep_until(origin + f.at).await;
             let until = f.at + f.lasts;
-            tracing::info!(?kind, ?targets, "fault");
+            let names = targets
+                .iter()
+                .map(|h| h.name())
+                .collect::<Vec<_>>()
+                .join(" ");
+            tracing::info!(?kind, targets = %names, "fault");
             world.ctx.sink.record(EventBody::Fault {
                 fault: kind,
                 targets: targets.clone(),
@@ -477,7 +484,7 @@ async fn play(scenario: &Scenario, seed: u64, progress: Option<ProgressBar>) -> 
             if let FaultAction::Crash(host) = f.action {
                 lock(&hosts).heal(&world, host);
             }
-            tracing::info!(?kind, ?targets, "healed");
+            tracing::info!(?kind, targets = %names, "healed");
             world.ctx.sink.record(EventBody::Healed {
                 fault: kind,
                 targets,

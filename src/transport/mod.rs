@@ -19,6 +19,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tonic::transport::Channel;
 use tonic::{Code, Request, Response, Status};
+use tracing::Instrument;
 
 use crate::hub::{Hub, PublishOutcome, Refusal};
 use crate::model::{self, Ministry, Timestamp};
@@ -187,7 +188,7 @@ pub async fn hub_delivery_loop(
                 }
                 drop(h);
                 wake.notify_one();
-            });
+            }.in_current_span());
         }
         while tasks.try_join_next().is_some() {}
         let until = next.map(|t| ctx.clock.instant_at(t));
@@ -334,7 +335,7 @@ pub async fn node_publish_loop(
                 }
                 drop(n);
                 wake.notify_one();
-            });
+            }.in_current_span());
         }
         while tasks.try_join_next().is_some() {}
         let until = next.map(|t| ctx.clock.instant_at(t));
