@@ -1,4 +1,4 @@
-//! The command line: `gcif-sim run | validate | schema`.
+//! The command line: `gcif-sim run | validate | schema | hub`.
 //!
 //! Exit codes: 0 all expectations met (or, for `validate`, every file valid);
 //! 1 an expectation failed; 2 bad input (unreadable or invalid scenario, bad
@@ -48,6 +48,23 @@ pub enum Command {
     },
     /// Prints the scenario format as JSON Schema (for editor completion).
     Schema,
+    /// Runs the GCIF hub live, on a real socket and the wall clock, so nodes
+    /// written in any language can join with proto/gcif/v1/gcif.proto.
+    Hub {
+        /// Address to serve the `gcif.v1.Hub` service on.
+        #[arg(long, default_value = "127.0.0.1:50051")]
+        listen: std::net::SocketAddr,
+        /// A participant and its `gcif.v1.Ministry` service, as CODE=URL
+        /// (e.g. HN-SEDS=http://127.0.0.1:50052). Repeat for each participant.
+        #[arg(long = "ministry", required = true, value_parser = gcif_sim::live::parse_ministry_address)]
+        ministries: Vec<(gcif_sim::model::Ministry, tonic::transport::Endpoint)>,
+        /// Sharing policy.
+        #[arg(long, default_value = "compact-2019")]
+        policy: gcif_sim::policy::PolicyName,
+        /// Write the event log here instead of standard output.
+        #[arg(long)]
+        events: Option<PathBuf>,
+    },
 }
 
 /// Exit code for bad input.
@@ -67,7 +84,68 @@ pub fn dispatch(cli: Cli) -> ExitCode {
             println!("{}", scenario::json_schema());
             ExitCode::SUCCESS
         }
+        Command::Hub {
+            listen,
+            ministries,
+            policy,
+            events,
+        } => match serve_hub(listen, ministries, policy, events) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("gcif-sim: {e:#}");
+                ExitCode::from(BAD_INPUT)
+            }
+        },
     }
+}
+
+fn serve_hub(
+    listen: std::net::SocketAddr,
+    ministries: Vec<(gcif_sim::model::Ministry, tonic::transport::Endpoint)>,
+    policy: gcif_sim::policy::PolicyName,
+    events: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    use std::sync::Arc;
+
+    use gcif_sim::live::{HubConfig, JsonLinesSink};
+    use gcif_sim::report::EventSink;
+
+    let mut map = std::collections::BTreeMap::new();
+    for (m, endpoint) in ministries {
+        anyhow::ensure!(map.insert(m, endpoint).is_none(), "{m} is given twice");
+    }
+    let sink: Arc<dyn EventSink> = match events {
+        Some(path) => {
+            let file = std::fs::File::create(&path)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            Arc::new(JsonLinesSink::new(std::io::BufWriter::new(file)))
+        }
+        None => Arc::new(JsonLinesSink::new(std::io::stdout())),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        eprintln!(
+            "gcif-sim hub: serving gcif.v1.Hub on {} for {}; Ctrl-C stops",
+            listener.local_addr()?,
+            map.keys().map(|m| m.code()).collect::<Vec<_>>().join(", ")
+        );
+        let config = HubConfig {
+            ministries: map,
+            policy,
+            rpc: Default::default(),
+            delivery: Default::default(),
+        };
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        gcif_sim::live::serve_hub(listener, config, sink, shutdown).await?;
+        Ok(())
+    })
 }
 
 fn validate(files: &[PathBuf]) -> ExitCode {

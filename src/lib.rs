@@ -12,9 +12,11 @@
 //! - [`simnet`]: the simulated network: links with latency, jitter, partitions, crashes.
 //! - [`scenario`]: the YAML scenario format, validated with file:line:col errors.
 //! - [`sim`]: the deterministic driver: virtual clock, seeded RNG, injects, traffic.
+//! - [`live`]: the live driver: the hub on a real socket, in wall-clock time.
 //! - [`report`]: the event log, expectation checks and the run summary.
 
 pub mod hub;
+pub mod live;
 pub mod model;
 pub mod node;
 pub mod policy;

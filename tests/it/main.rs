@@ -5,6 +5,7 @@
 mod bad_input;
 mod determinism;
 mod faults;
+mod live;
 mod policy;
 mod scenarios;
 mod support;
