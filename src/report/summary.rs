@@ -75,15 +75,15 @@ fn ms(d: Duration) -> u64 {
     d.as_millis() as u64
 }
 
-/// A duration for people: `183ms`, `12.3s`, `2m05s`, `3h00m`, `1d04h`.
+/// A duration for people: `183ms`, `12.3s`, `2m05s`, `3h00m12s`, `1d04h05m`.
 pub fn human(ms: u64) -> String {
     let s = ms / 1000;
     match ms {
         0..1_000 => format!("{ms}ms"),
         1_000..60_000 => format!("{:.1}s", ms as f64 / 1000.0),
         60_000..3_600_000 => format!("{}m{:02}s", s / 60, s % 60),
-        3_600_000..86_400_000 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
-        _ => format!("{}d{:02}h", s / 86_400, s % 86_400 / 3600),
+        3_600_000..86_400_000 => format!("{}h{:02}m{:02}s", s / 3600, s % 3600 / 60, s % 60),
+        _ => format!("{}d{:02}h{:02}m", s / 86_400, s % 86_400 / 3600, s % 3600 / 60),
     }
 }
 
@@ -125,7 +125,8 @@ pub fn check_expectations(scenario: &Scenario, plan: &[Planned], events: &[Event
                             let took = t.saturating_sub(inject_at);
                             match x.within {
                                 Some(w) if took > ms(w) => problems.push(format!(
-                                    "{m} late: after {} (limit {})",
+                                    "{m} late by {}: after {} (limit {})",
+                                    dur(took - ms(w)),
                                     dur(took),
                                     format_duration(w)
                                 )),
@@ -475,6 +476,6 @@ mod tests {
             .into_iter()
             .map(human)
             .collect();
-        assert_eq!(h, ["183ms", "12.3s", "2m05s", "3h00m", "1d02h"]);
+        assert_eq!(h, ["183ms", "12.3s", "2m05s", "3h00m00s", "1d02h00m"]);
     }
 }

@@ -127,12 +127,47 @@ impl wire::hub_server::Hub for HubService {
 /// Opens a channel to a ministry's node.
 pub type Dial = Arc<dyn Fn(Ministry) -> Channel + Send + Sync>;
 
-/// Connections the hub holds to each node, with a generation number so a task
-/// that saw a connection fail drops only that connection, not a newer one.
-#[derive(Default)]
-struct Channels {
-    open: BTreeMap<Ministry, (u64, Channel)>,
+/// Open channels by peer, each with a generation number, so a task that saw
+/// a connection fail drops only that connection, not a newer one.
+struct Channels<K> {
+    open: BTreeMap<K, (u64, Channel)>,
     next_gen: u64,
+}
+
+impl<K: Ord + Copy> Channels<K> {
+    fn new() -> Self {
+        Channels {
+            open: BTreeMap::new(),
+            next_gen: 0,
+        }
+    }
+
+    /// The open channel to `peer`, dialled now if there is none.
+    fn get(&mut self, peer: K, dial: impl FnOnce() -> Channel) -> (u64, Channel) {
+        if let Some(open) = self.open.get(&peer) {
+            return open.clone();
+        }
+        self.next_gen += 1;
+        let open = (self.next_gen, dial());
+        self.open.insert(peer, open.clone());
+        open
+    }
+
+    /// The channel of `generation` to `peer` failed: the next call redials.
+    fn failed(&mut self, peer: K, generation: u64) {
+        if self.open.get(&peer).is_some_and(|(g, _)| *g == generation) {
+            self.open.remove(&peer);
+        }
+    }
+}
+
+/// Sleeps until `until` (if any) or until woken, whichever comes first.
+async fn wait_for_work(wake: &Notify, until: Option<tokio::time::Instant>) {
+    tokio::select! {
+        biased;
+        _ = wake.notified() => {}
+        _ = sleep_until_opt(until) => {}
+    }
 }
 
 /// The hub's delivery loop: runs until aborted (a crash or the end of the run).
@@ -142,7 +177,7 @@ pub async fn hub_delivery_loop(
     dial: Dial,
     ctx: HostContext,
 ) {
-    let channels = Arc::new(Mutex::new(Channels::default()));
+    let channels = Arc::new(Mutex::new(Channels::new()));
     let mut tasks = JoinSet::new();
     loop {
         let now = ctx.clock.now();
@@ -151,15 +186,7 @@ pub async fn hub_delivery_loop(
             (h.poll(now), h.next_wakeup())
         };
         for d in due {
-            let (generation, channel) = {
-                let mut c = lock(&channels);
-                let c = &mut *c;
-                let entry = c.open.entry(d.to).or_insert_with(|| {
-                    c.next_gen += 1;
-                    (c.next_gen, dial(d.to))
-                });
-                entry.clone()
-            };
+            let (generation, channel) = lock(&channels).get(d.to, || dial(d.to));
             let (hub, wake, ctx, channels) =
                 (hub.clone(), wake.clone(), ctx.clone(), channels.clone());
             tasks.spawn(async move {
@@ -180,10 +207,7 @@ pub async fn hub_delivery_loop(
                     Err(status) => {
                         tracing::debug!(msg = %d.envelope.id, to = %d.to, attempt = d.attempt, %status, "delivery failed");
                         h.on_failed(now, d.to, d.seq);
-                        let mut c = lock(&channels);
-                        if c.open.get(&d.to).is_some_and(|(g, _)| *g == generation) {
-                            c.open.remove(&d.to);
-                        }
+                        lock(&channels).failed(d.to, generation);
                     }
                 }
                 drop(h);
@@ -191,12 +215,7 @@ pub async fn hub_delivery_loop(
             }.in_current_span());
         }
         while tasks.try_join_next().is_some() {}
-        let until = next.map(|t| ctx.clock.instant_at(t));
-        tokio::select! {
-            biased;
-            _ = wake.notified() => {}
-            _ = sleep_until_opt(until) => {}
-        }
+        wait_for_work(&wake, next.map(|t| ctx.clock.instant_at(t))).await;
     }
 }
 
@@ -269,8 +288,8 @@ pub async fn node_publish_loop(
     dial: Arc<dyn Fn() -> Channel + Send + Sync>,
     ctx: HostContext,
 ) {
-    let channel: Arc<Mutex<Option<(u64, Channel)>>> = Arc::new(Mutex::new(None));
-    let mut next_gen = 0u64;
+    // One peer, the hub.
+    let channels = Arc::new(Mutex::new(Channels::new()));
     let mut tasks = JoinSet::new();
     loop {
         let now = ctx.clock.now();
@@ -287,16 +306,9 @@ pub async fn node_publish_loop(
                     inject: None,
                 });
             }
-            let (generation, ch) = {
-                let mut c = lock(&channel);
-                c.get_or_insert_with(|| {
-                    next_gen += 1;
-                    (next_gen, dial())
-                })
-                .clone()
-            };
-            let (node, wake, ctx, channel) =
-                (node.clone(), wake.clone(), ctx.clone(), channel.clone());
+            let (generation, ch) = lock(&channels).get((), || dial());
+            let (node, wake, ctx, channels) =
+                (node.clone(), wake.clone(), ctx.clone(), channels.clone());
             tasks.spawn(async move {
                 let request = wire::PublishRequest {
                     envelope: Some((&p.envelope).into()),
@@ -327,10 +339,7 @@ pub async fn node_publish_loop(
                     Err(status) => {
                         tracing::debug!(msg = %p.envelope.id, attempt = p.attempt, %status, "publish failed");
                         n.on_publish_failed(now, p.seq);
-                        let mut c = lock(&channel);
-                        if c.as_ref().is_some_and(|(g, _)| *g == generation) {
-                            *c = None;
-                        }
+                        lock(&channels).failed((), generation);
                     }
                 }
                 drop(n);
@@ -338,12 +347,7 @@ pub async fn node_publish_loop(
             }.in_current_span());
         }
         while tasks.try_join_next().is_some() {}
-        let until = next.map(|t| ctx.clock.instant_at(t));
-        tokio::select! {
-            biased;
-            _ = wake.notified() => {}
-            _ = sleep_until_opt(until) => {}
-        }
+        wait_for_work(&wake, next.map(|t| ctx.clock.instant_at(t))).await;
     }
 }
 
