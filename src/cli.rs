@@ -186,7 +186,7 @@ fn run(file: &Path, seed: Option<u64>, out: Option<PathBuf>, json: bool) -> Exit
         let bar = ProgressBar::new(0);
         bar.set_style(
             ProgressStyle::with_template(
-                "{spinner} simulated {pos}s of {len}s [{bar:40}] {elapsed}",
+                "simulated {msg} [{bar:40}] {elapsed} wall",
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );

@@ -500,6 +500,11 @@ async fn play(scenario: &Scenario, seed: u64, progress: Option<ProgressBar>) -> 
             for i in 1..=100u32 {
                 tokio::time::sleep_until(origin + total * i / 100).await;
                 bar.set_position((total * i / 100).as_secs());
+                bar.set_message(format!(
+                    "{} of {}",
+                    crate::report::summary::human((total * i / 100).as_millis() as u64),
+                    crate::report::summary::human(total.as_millis() as u64)
+                ));
             }
         });
     }

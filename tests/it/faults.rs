@@ -189,3 +189,16 @@ fn overlapping_crashes_of_one_host_restart_it_once() {
         "delivered at {t}, before the longer crash ended"
     );
 }
+
+#[test]
+fn a_late_delivery_fails_its_within_and_says_by_how_much() {
+    let yaml = format!(
+        "{HEADER}duration: 6h\nfaults:\n  - {{ at: 1h, partition: [GT-MINGOB, GCIF], for: 2h }}\ninjects:\n{}expect:\n  - {{ inject: during, delivered_to: [GT-MINGOB, US-DHS], within: 1m }}\n",
+        caravan("during", "1h30m", "HN-SEDS"),
+    );
+    let p = play(&yaml, 1);
+    let v = &p.verdicts[0];
+    assert!(!v.ok, "{v:?}");
+    assert!(v.detail.starts_with("GT-MINGOB late by 1h29m"), "{}", v.detail);
+    assert!(!v.detail.contains("US-DHS"), "US-DHS was on time: {}", v.detail);
+}
