@@ -185,10 +185,8 @@ fn run(file: &Path, seed: Option<u64>, out: Option<PathBuf>, json: bool) -> Exit
     let progress = (!json && std::io::stderr().is_terminal()).then(|| {
         let bar = ProgressBar::new(0);
         bar.set_style(
-            ProgressStyle::with_template(
-                "simulated {msg} [{bar:40}] {elapsed} wall",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ProgressStyle::with_template("simulated {msg} [{bar:40}] {elapsed} wall")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         bar
     });

@@ -229,57 +229,48 @@ impl World {
             UnboundedReceiverStream::new(self.net.listen(host)).map(Ok::<_, std::io::Error>);
         let world = self.clone();
         let span = tracing::info_span!("host", name = host.name());
+        let router = match host {
+            Host::Hub => Server::builder().add_service(HubServer::new(HubService {
+                hub: world.hub.state.clone(),
+                wake: world.hub.wake.clone(),
+                ctx: world.ctx.clone(),
+            })),
+            Host::Node(m) => Server::builder().add_service(MinistryServer::new(MinistryService {
+                node: world.nodes[&m].state.clone(),
+                ctx: world.ctx.clone(),
+            })),
+        };
         let task = async move {
-            let mut host_tasks = JoinSet::new();
+            // The server lives in the host's own task set, so a crash (which
+            // aborts this task and drops the set) stops it too.
+            let mut server = JoinSet::new();
+            server.spawn(async move {
+                if let Err(e) = router.serve_with_incoming(incoming).await {
+                    tracing::error!(%e, "server stopped");
+                }
+            });
+            let w = world.clone();
             match host {
                 Host::Hub => {
-                    let service = HubService {
-                        hub: world.hub.state.clone(),
-                        wake: world.hub.wake.clone(),
-                        ctx: world.ctx.clone(),
-                    };
-                    host_tasks.spawn(async move {
-                        if let Err(e) = Server::builder()
-                            .add_service(HubServer::new(service))
-                            .serve_with_incoming(incoming)
-                            .await
-                        {
-                            tracing::error!(%e, "hub server stopped");
-                        }
-                    });
-                    let w = world.clone();
                     let dial: transport::Dial =
                         Arc::new(move |m: Ministry| w.channel(Host::Hub, Host::Node(m)));
+                    let hub = &world.hub;
                     transport::hub_delivery_loop(
-                        world.hub.state.clone(),
-                        world.hub.wake.clone(),
+                        hub.state.clone(),
+                        hub.wake.clone(),
                         dial,
-                        world.ctx.clone(),
+                        world.ctx,
                     )
                     .await;
                 }
                 Host::Node(m) => {
-                    let durable = world.nodes[&m].clone();
-                    let service = MinistryService {
-                        node: durable.state.clone(),
-                        ctx: world.ctx.clone(),
-                    };
-                    host_tasks.spawn(async move {
-                        if let Err(e) = Server::builder()
-                            .add_service(MinistryServer::new(service))
-                            .serve_with_incoming(incoming)
-                            .await
-                        {
-                            tracing::error!(%e, "ministry server stopped");
-                        }
-                    });
-                    let w = world.clone();
                     let dial = Arc::new(move || w.channel(Host::Node(m), Host::Hub));
+                    let node = &world.nodes[&m];
                     transport::node_publish_loop(
-                        durable.state,
-                        durable.wake,
+                        node.state.clone(),
+                        node.wake.clone(),
                         dial,
-                        world.ctx.clone(),
+                        world.ctx,
                     )
                     .await;
                 }
@@ -290,17 +281,8 @@ impl World {
 
     /// Whether every accepted message is delivered and every outbox is empty.
     fn settled(&self) -> bool {
-        let hub_idle = self
-            .hub
-            .state
-            .lock()
-            .map(|h| h.backlog() == 0)
-            .unwrap_or(false);
-        hub_idle
-            && self
-                .nodes
-                .values()
-                .all(|n| n.state.lock().map(|n| n.pending() == 0).unwrap_or(false))
+        lock(&self.hub.state).backlog() == 0
+            && self.nodes.values().all(|n| lock(&n.state).pending() == 0)
     }
 }
 

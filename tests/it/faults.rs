@@ -199,6 +199,14 @@ fn a_late_delivery_fails_its_within_and_says_by_how_much() {
     let p = play(&yaml, 1);
     let v = &p.verdicts[0];
     assert!(!v.ok, "{v:?}");
-    assert!(v.detail.starts_with("GT-MINGOB late by 1h29m"), "{}", v.detail);
-    assert!(!v.detail.contains("US-DHS"), "US-DHS was on time: {}", v.detail);
+    assert!(
+        v.detail.starts_with("GT-MINGOB late by 1h29m"),
+        "{}",
+        v.detail
+    );
+    assert!(
+        !v.detail.contains("US-DHS"),
+        "US-DHS was on time: {}",
+        v.detail
+    );
 }
