@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::model::{Envelope, Kind, MessageId, MessageType, Ministry, Timestamp};
+use crate::model::{Envelope, MessageId, Ministry, Timestamp};
 use crate::policy::{Policy, Routing};
 use crate::retry::{Attempt, Backoff, RetryQueue, Seq};
 
@@ -261,22 +261,6 @@ impl Hub {
     /// Deliveries not yet acknowledged, all recipients together.
     pub fn backlog(&self) -> usize {
         self.queues.values().map(RetryQueue::len).sum()
-    }
-
-    /// The kind of an accepted or known message, if the hub has it.
-    pub fn kind_of(&self, id: &MessageId) -> Option<Kind> {
-        match self.records.get(id)? {
-            Record::Accepted { envelope, .. } => Some(envelope.kind),
-            Record::Refused(_) => None,
-        }
-    }
-
-    /// Whether `id` is an UPDATE or CANCEL (for reports).
-    pub fn message_type_of(&self, id: &MessageId) -> Option<MessageType> {
-        match self.records.get(id)? {
-            Record::Accepted { envelope, .. } => Some(envelope.message_type),
-            Record::Refused(_) => None,
-        }
     }
 }
 

@@ -349,8 +349,7 @@ impl Validator<'_> {
         let mut labels: BTreeMap<String, usize> = BTreeMap::new();
         let mut injects = Vec::new();
         for (i, inject) in raw.injects.iter().enumerate() {
-            let inject_v =
-                self.inject(inject, i, &labels, &injects, duration, epoch, &participant)?;
+            let inject_v = self.inject(inject, &labels, &injects, duration, epoch, &participant)?;
             if let Some(id) = &inject.value.id {
                 labels.insert(id.value.clone(), i);
             }
@@ -484,7 +483,6 @@ impl Validator<'_> {
     fn inject(
         &self,
         spanned: &Spanned<RawInject>,
-        index: usize,
         labels: &BTreeMap<String, usize>,
         earlier: &[Inject],
         duration: Duration,
@@ -664,7 +662,6 @@ impl Validator<'_> {
                 );
             }
         };
-        let _ = index;
         Ok(Inject {
             label: raw.id.as_ref().map(|s| s.value.clone()),
             at,
