@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use crate::model::{Envelope, MessageId, Ministry, Timestamp};
-use crate::policy::{Policy, Routing};
+use crate::policy::{Policy, Redaction, Routing, Withheld};
 use crate::retry::{Attempt, Backoff, RetryQueue, Seq};
 
 /// Tuning of the hub's delivery loop.
@@ -55,10 +55,13 @@ impl Refusal {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PublishOutcome {
     /// Journalled; will be delivered to `recipients`. `first` is false for a
-    /// retried publish of a message already accepted.
+    /// retried publish of a message already accepted. `withheld` and `redacted`
+    /// say what the policy kept back (given on the first answer only).
     Accepted {
         recipients: Vec<Ministry>,
         first: bool,
+        withheld: Vec<Withheld>,
+        redacted: Vec<Redaction>,
     },
     /// Refused. `first` is false when the same id was refused before.
     Refused { refusal: Refusal, first: bool },
@@ -124,6 +127,8 @@ impl Hub {
                 } if **envelope == env => PublishOutcome::Accepted {
                     recipients: recipients.clone(),
                     first: false,
+                    withheld: Vec::new(),
+                    redacted: Vec::new(),
                 },
                 Record::Accepted { .. } => PublishOutcome::Refused {
                     refusal: Refusal::Conflict(format!(
@@ -140,7 +145,7 @@ impl Hub {
         }
         let id = env.id.clone();
         match self.decide(now, &env) {
-            Ok(recipients) => {
+            Ok((recipients, withheld, redacted)) => {
                 for m in &recipients {
                     if let Some(q) = self.queues.get_mut(m) {
                         q.push(now, id.clone());
@@ -156,6 +161,8 @@ impl Hub {
                 PublishOutcome::Accepted {
                     recipients,
                     first: true,
+                    withheld,
+                    redacted,
                 }
             }
             Err(refusal) => {
@@ -168,7 +175,14 @@ impl Hub {
         }
     }
 
-    fn decide(&self, now: Timestamp, env: &Envelope) -> Result<Vec<Ministry>, Refusal> {
+    /// Validates and routes `env`: its recipients, who is left out and which
+    /// fields are cleared, or why it is refused.
+    #[allow(clippy::type_complexity)]
+    fn decide(
+        &self,
+        now: Timestamp,
+        env: &Envelope,
+    ) -> Result<(Vec<Ministry>, Vec<Withheld>, Vec<Redaction>), Refusal> {
         env.validate(now).map_err(|e| Refusal::Invalid(e.0))?;
         let mut earlier = Vec::new();
         for r in &env.references {
@@ -197,7 +211,11 @@ impl Hub {
             }
         }
         match self.policy.route(env, &earlier) {
-            Routing::Accepted { recipients } => Ok(recipients),
+            Routing::Accepted {
+                recipients,
+                withheld,
+                redacted,
+            } => Ok((recipients, withheld, redacted)),
             Routing::Rejected { reason } => Err(Refusal::Forbidden(reason)),
         }
     }
@@ -213,7 +231,9 @@ impl Hub {
                 out.push(Delivery {
                     to,
                     seq,
-                    envelope: (**envelope).clone(),
+                    // Each recipient gets its own copy, with what the policy
+                    // withholds from it cleared.
+                    envelope: self.policy.redact(envelope, to),
                     attempt,
                 });
             }
@@ -323,7 +343,9 @@ mod tests {
             outcome,
             PublishOutcome::Accepted {
                 recipients: vec![UsDhs, GtMingob, SvMjsp, MxSegob],
-                first: true
+                first: true,
+                withheld: vec![],
+                redacted: vec![],
             }
         );
         let to: Vec<Ministry> = due.iter().map(|d| d.0).collect();
@@ -429,7 +451,9 @@ mod tests {
             outcome,
             PublishOutcome::Accepted {
                 recipients: vec![UsDhs, HnSeds, SvMjsp, MxSegob],
-                first: true
+                first: true,
+                withheld: vec![],
+                redacted: vec![],
             }
         );
     }

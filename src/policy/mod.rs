@@ -2,9 +2,11 @@
 //! message, the participants and what the hub already routed.
 //!
 //! A refusal is data ([`Routing::Rejected`]), not an error: the hub records it and
-//! answers the originator with the reason.
+//! answers the originator with the reason. So is everything the policy keeps
+//! back: each participant left out and each field cleared comes with its reason,
+//! for the event log and the run report.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::str::FromStr;
 
@@ -47,11 +49,34 @@ impl FromStr for PolicyName {
     }
 }
 
+/// A participant the policy keeps a message from, and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Withheld {
+    pub to: Ministry,
+    pub reason: String,
+}
+
+/// Fields the policy clears from one recipient's copy, and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Redaction {
+    pub to: Ministry,
+    /// Field names as the scenario format spells them (`minors`, `bill_of_lading`).
+    pub fields: Vec<String>,
+    pub reason: String,
+}
+
 /// What the policy decided for one message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Routing {
-    /// Deliver to these ministries (sorted, never the originator; possibly empty).
-    Accepted { recipients: Vec<Ministry> },
+    /// Deliver to `recipients` (sorted, never the originator; possibly empty),
+    /// with the fields in `redacted` cleared from those recipients' copies.
+    /// `withheld` names every other participant (but the originator) and why
+    /// it gets nothing.
+    Accepted {
+        recipients: Vec<Ministry>,
+        withheld: Vec<Withheld>,
+        redacted: Vec<Redaction>,
+    },
     /// Refuse the message; the reason goes back to the originator.
     Rejected { reason: String },
 }
@@ -63,6 +88,18 @@ pub struct Policy {
     /// Ministries connected to the hub.
     participants: BTreeSet<Ministry>,
 }
+
+/// Why compact-2019 keeps document flags from an observer.
+const FLAGS_FULL_ONLY: &str = "document flags go to full participants only; it is an observer";
+/// Why compact-2019 keeps TLP:AMBER+STRICT from an observer.
+const STRICT_FULL_ONLY: &str =
+    "TLP:AMBER+STRICT stays with the full participants' organisations; it is an observer";
+/// Why compact-2019 clears `minors` for an observer.
+const MINORS_REDACTED: &str =
+    "counts of minors are shared with full participants only (child protection)";
+/// Why compact-2019 clears `bill_of_lading` for an observer.
+const BILL_REDACTED: &str =
+    "commercial shipping documents are shared with full participants only";
 
 impl Policy {
     /// The policy `name` among `participants`.
@@ -90,7 +127,7 @@ impl Policy {
         }
     }
 
-    /// Decides who receives `env`.
+    /// Decides who receives `env`, with which fields.
     ///
     /// `earlier` holds the recipients of the messages `env` updates or cancels, as
     /// far as the hub knows them: those who saw a message also hear of its update
@@ -115,38 +152,98 @@ impl Policy {
             };
         }
         let full = |m: &Ministry| self.is_full_participant(*m);
-        let mut recipients: BTreeSet<Ministry> = match (env.kind, &env.payload) {
-            (Kind::CaravanAlert, _) => self.participants.clone(),
-            (Kind::DocumentFlag, _) => self.participants.iter().copied().filter(full).collect(),
-            (Kind::CargoNotice, Some(Payload::CargoNotice(c))) => self
-                .participants
-                .iter()
-                .copied()
-                .filter(|m| {
-                    full(m)
-                        || m.country() == c.destination.country
-                        || c.transit_countries.iter().any(|t| t == m.country())
-                })
-                .collect(),
-            // A cargo cancellation without payload goes to the full participants
-            // plus whoever received what it cancels.
-            (Kind::CargoNotice, _) => self.participants.iter().copied().filter(full).collect(),
-        };
-        recipients.extend(
-            earlier
-                .iter()
-                .copied()
-                .filter(|m| self.participants.contains(m)),
-        );
+        // Every participant but the originator, with the reason it is left out
+        // (None: it receives the message).
+        let mut decision: BTreeMap<Ministry, Option<String>> = self
+            .participants
+            .iter()
+            .filter(|&&m| m != env.originator)
+            .map(|&m| {
+                let why = match (env.kind, &env.payload) {
+                    (Kind::CaravanAlert, _) => None,
+                    (Kind::DocumentFlag, _) => (!full(&m)).then(|| FLAGS_FULL_ONLY.to_string()),
+                    (Kind::CargoNotice, Some(Payload::CargoNotice(c))) => {
+                        let on_route = m.country() == c.destination.country
+                            || c.transit_countries.iter().any(|t| t == m.country());
+                        (!full(&m) && !on_route).then(|| {
+                            format!(
+                                "cargo notices reach an observer only when its country is on the \
+                                 route, and {} is neither the destination ({}) nor a transit country",
+                                m.country(),
+                                c.destination.country
+                            )
+                        })
+                    }
+                    // A cargo cancellation without payload goes to the full participants
+                    // plus whoever received what it cancels.
+                    (Kind::CargoNotice, _) => (!full(&m)).then(|| {
+                        "a cargo notice without a route goes to full participants only".to_string()
+                    }),
+                };
+                (m, why)
+            })
+            .collect();
+        for m in earlier {
+            if let Some(why) = decision.get_mut(m) {
+                *why = None;
+            }
+        }
         if env.handling == Handling::AmberStrict {
             // TLP:AMBER+STRICT restricts sharing to the recipient organisations;
             // the compact reads that as full participants only.
-            recipients.retain(full);
+            for (m, why) in &mut decision {
+                if !full(m) && why.is_none() {
+                    *why = Some(STRICT_FULL_ONLY.to_string());
+                }
+            }
         }
-        recipients.remove(&env.originator);
+        let mut recipients = Vec::new();
+        let mut withheld = Vec::new();
+        for (m, why) in decision {
+            match why {
+                None => recipients.push(m),
+                Some(reason) => withheld.push(Withheld { to: m, reason }),
+            }
+        }
+        let redacted = recipients
+            .iter()
+            .filter(|m| !full(m))
+            .filter_map(|&to| {
+                let (field, reason) = match &env.payload {
+                    Some(Payload::CaravanAlert(c)) if c.minors.is_some() => {
+                        ("minors", MINORS_REDACTED)
+                    }
+                    Some(Payload::CargoNotice(c)) if !c.bill_of_lading.is_empty() => {
+                        ("bill_of_lading", BILL_REDACTED)
+                    }
+                    _ => return None,
+                };
+                Some(Redaction {
+                    to,
+                    fields: vec![field.to_string()],
+                    reason: reason.to_string(),
+                })
+            })
+            .collect();
         Routing::Accepted {
-            recipients: recipients.into_iter().collect(),
+            recipients,
+            withheld,
+            redacted,
         }
+    }
+
+    /// `to`'s copy of `env`: the fields this policy withholds from `to` cleared.
+    pub fn redact(&self, env: &Envelope, to: Ministry) -> Envelope {
+        let mut copy = env.clone();
+        if self.is_full_participant(to) {
+            return copy;
+        }
+        match &mut copy.payload {
+            Some(Payload::CaravanAlert(c)) => c.minors = None,
+            Some(Payload::CargoNotice(c)) => c.bill_of_lading.clear(),
+            _ => {}
+        }
+        copy
     }
 }
 
@@ -184,13 +281,19 @@ mod tests {
     }
 
     /// Routes `env` under compact-2019 with every ministry participating.
-    fn check(env: &Envelope, earlier: &[Ministry]) -> Routing {
+    fn route(env: &Envelope, earlier: &[Ministry]) -> Routing {
         Policy::new(PolicyName::Compact2019, Ministry::ALL).route(env, earlier)
     }
 
-    fn to(recipients: &[Ministry]) -> Routing {
-        Routing::Accepted {
-            recipients: recipients.to_vec(),
+    /// The recipients of an accepted routing, for comparison.
+    fn to(recipients: &[Ministry]) -> Vec<Ministry> {
+        recipients.to_vec()
+    }
+
+    fn check(env: &Envelope, earlier: &[Ministry]) -> Vec<Ministry> {
+        match route(env, earlier) {
+            Routing::Accepted { recipients, .. } => recipients,
+            Routing::Rejected { reason } => panic!("rejected: {reason}"),
         }
     }
 
@@ -231,7 +334,7 @@ mod tests {
     fn red_is_refused_and_amber_strict_stays_with_full_participants() {
         let mut e = envelope(HnSeds, Payload::CaravanAlert(CaravanAlert::default()));
         e.handling = Handling::Red;
-        assert!(matches!(check(&e, &[]), Routing::Rejected { .. }));
+        assert!(matches!(route(&e, &[]), Routing::Rejected { .. }));
         e.handling = Handling::AmberStrict;
         assert_eq!(check(&e, &[]), to(&[UsDhs, GtMingob, SvMjsp]));
     }
@@ -240,11 +343,67 @@ mod tests {
     fn non_participants_are_refused_and_never_receive() {
         let policy = Policy::new(PolicyName::Compact2019, [HnSeds, GtMingob]);
         let e = envelope(HnSeds, Payload::CaravanAlert(CaravanAlert::default()));
-        assert_eq!(policy.route(&e, &[UsDhs]), to(&[GtMingob]));
+        assert!(matches!(
+            policy.route(&e, &[UsDhs]),
+            Routing::Accepted { recipients, .. } if recipients == [GtMingob]
+        ));
         let e = envelope(SvMjsp, Payload::CaravanAlert(CaravanAlert::default()));
         match policy.route(&e, &[]) {
             Routing::Rejected { reason } => assert!(reason.contains("SV-MJSP"), "{reason}"),
             other => panic!("expected a rejection, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn every_participant_left_out_is_named_with_a_reason() {
+        let e = envelope(GtMingob, Payload::DocumentFlag(DocumentFlag::default()));
+        let Routing::Accepted { withheld, .. } = route(&e, &[]) else {
+            panic!("rejected")
+        };
+        assert_eq!(withheld.len(), 1);
+        assert_eq!(withheld[0].to, MxSegob);
+        assert!(withheld[0].reason.contains("full participants"), "{withheld:?}");
+        let e = envelope(HnSeds, cargo("SV", &["GT"]));
+        let Routing::Accepted { withheld, .. } = route(&e, &[]) else {
+            panic!("rejected")
+        };
+        assert!(withheld[0].reason.contains("destination (SV)"), "{withheld:?}");
+        let mut e = envelope(HnSeds, Payload::CaravanAlert(CaravanAlert::default()));
+        e.handling = Handling::AmberStrict;
+        let Routing::Accepted { withheld, .. } = route(&e, &[]) else {
+            panic!("rejected")
+        };
+        assert!(withheld[0].reason.contains("AMBER+STRICT"), "{withheld:?}");
+    }
+
+    #[test]
+    fn observers_get_copies_without_minors_or_bills_of_lading() {
+        let caravan = Payload::CaravanAlert(CaravanAlert {
+            minors: Some(150),
+            estimated_size: Some(800),
+            ..CaravanAlert::default()
+        });
+        let e = envelope(HnSeds, caravan);
+        let Routing::Accepted { redacted, .. } = route(&e, &[]) else {
+            panic!("rejected")
+        };
+        assert_eq!(redacted.len(), 1);
+        assert_eq!((redacted[0].to, redacted[0].fields.clone()), (MxSegob, vec!["minors".to_string()]));
+        let policy = Policy::new(PolicyName::Compact2019, Ministry::ALL);
+        let Some(Payload::CaravanAlert(c)) = policy.redact(&e, MxSegob).payload else {
+            panic!("payload lost")
+        };
+        assert_eq!((c.minors, c.estimated_size), (None, Some(800)));
+        assert_eq!(policy.redact(&e, UsDhs), e);
+
+        let mut e = envelope(HnSeds, cargo("MX", &["GT"]));
+        if let Some(Payload::CargoNotice(c)) = &mut e.payload {
+            c.bill_of_lading = "HNPCR-77812".into();
+        }
+        let Some(Payload::CargoNotice(c)) = policy.redact(&e, MxSegob).payload else {
+            panic!("payload lost")
+        };
+        assert!(c.bill_of_lading.is_empty());
+        assert_eq!(c.destination.country, "MX");
     }
 }

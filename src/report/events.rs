@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 use crate::model::{Host, Kind, MessageId, Ministry};
+use crate::policy::{Redaction, Withheld};
 
 /// One line of `events.jsonl`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -48,6 +49,12 @@ pub enum EventBody {
         kind: Kind,
         from: Ministry,
         recipients: Vec<Ministry>,
+        /// Participants the policy kept the message from, with the reason.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        withheld: Vec<Withheld>,
+        /// Fields the policy cleared from some recipients' copies, with the reason.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        redacted: Vec<Redaction>,
     },
     /// The hub refused a message (once per message id).
     Rejected {
@@ -65,6 +72,31 @@ pub enum EventBody {
     },
     /// A recipient discarded a redelivery of a message it already had.
     Duplicate { msg: MessageId, to: Ministry },
+    /// A transmission began: one RPC carrying `msg` from `from` to `to`
+    /// (a publish to the hub, or a delivery to a ministry). `attempt` is 1 for
+    /// the first, higher for a retry or redelivery.
+    Sent {
+        msg: MessageId,
+        from: Host,
+        to: Host,
+        attempt: u32,
+    },
+    /// A transmission arrived and was handled by `to` (whatever it answered).
+    Received {
+        msg: MessageId,
+        from: Host,
+        to: Host,
+        attempt: u32,
+    },
+    /// A transmission failed at the sender (no answer in time, connection
+    /// refused or reset); the sender will try again.
+    Failed {
+        msg: MessageId,
+        from: Host,
+        to: Host,
+        attempt: u32,
+        error: String,
+    },
     /// A fault began; it lasts until `until_t`.
     Fault {
         fault: FaultKind,

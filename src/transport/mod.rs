@@ -22,7 +22,7 @@ use tonic::{Code, Request, Response, Status};
 use tracing::Instrument;
 
 use crate::hub::{Hub, PublishOutcome, Refusal};
-use crate::model::{self, Ministry, Timestamp};
+use crate::model::{self, Host, Ministry, Timestamp};
 use crate::node::{Node, Outcome, Receipt};
 use crate::report::{EventBody, EventSink};
 use crate::wire::{self, hub_client::HubClient, ministry_client::MinistryClient};
@@ -80,15 +80,28 @@ impl wire::hub_server::Hub for HubService {
         &self,
         request: Request<wire::PublishRequest>,
     ) -> RpcResult<wire::PublishReceipt> {
-        let Some(envelope) = request.into_inner().envelope else {
+        let request = request.into_inner();
+        let attempt = request.attempt;
+        let Some(envelope) = request.envelope else {
             return Err(Status::invalid_argument("envelope is missing"));
         };
         let envelope = model::Envelope::try_from(envelope)
             .map_err(|e| Status::invalid_argument(e.to_string()))?;
         let (id, kind, from) = (envelope.id.clone(), envelope.kind, envelope.originator);
+        self.ctx.sink.record(EventBody::Received {
+            msg: id.clone(),
+            from: Host::Node(from),
+            to: Host::Hub,
+            attempt,
+        });
         let outcome = lock(&self.hub).on_publish(self.ctx.clock.now(), envelope);
         match outcome {
-            PublishOutcome::Accepted { recipients, first } => {
+            PublishOutcome::Accepted {
+                recipients,
+                first,
+                withheld,
+                redacted,
+            } => {
                 if first {
                     tracing::debug!(msg = %id, ?recipients, "accepted");
                     self.ctx.sink.record(EventBody::Accepted {
@@ -96,6 +109,8 @@ impl wire::hub_server::Hub for HubService {
                         kind,
                         from,
                         recipients: recipients.clone(),
+                        withheld,
+                        redacted,
                     });
                     self.wake.notify_one();
                 }
@@ -189,6 +204,12 @@ pub async fn hub_delivery_loop(
             let (generation, channel) = lock(&channels).get(d.to, || dial(d.to));
             let (hub, wake, ctx, channels) =
                 (hub.clone(), wake.clone(), ctx.clone(), channels.clone());
+            ctx.sink.record(EventBody::Sent {
+                msg: d.envelope.id.clone(),
+                from: Host::Hub,
+                to: Host::Node(d.to),
+                attempt: d.attempt,
+            });
             tasks.spawn(async move {
                 let request = wire::Delivery {
                     envelope: Some((&d.envelope).into()),
@@ -206,6 +227,13 @@ pub async fn hub_delivery_loop(
                     }
                     Err(status) => {
                         tracing::debug!(msg = %d.envelope.id, to = %d.to, attempt = d.attempt, %status, "delivery failed");
+                        ctx.sink.record(EventBody::Failed {
+                            msg: d.envelope.id.clone(),
+                            from: Host::Hub,
+                            to: Host::Node(d.to),
+                            attempt: d.attempt,
+                            error: failure(&status),
+                        });
                         h.on_failed(now, d.to, d.seq);
                         lock(&channels).failed(d.to, generation);
                     }
@@ -216,6 +244,16 @@ pub async fn hub_delivery_loop(
         }
         while tasks.try_join_next().is_some() {}
         wait_for_work(&wake, next.map(|t| ctx.clock.instant_at(t))).await;
+    }
+}
+
+/// A transport failure in a few words, for the event log.
+fn failure(status: &Status) -> String {
+    match status.code() {
+        Code::DeadlineExceeded => "no answer before the deadline".to_string(),
+        Code::Unavailable => "peer unreachable".to_string(),
+        Code::Cancelled => "call cancelled".to_string(),
+        code => format!("{code:?}: {}", status.message()),
     }
 }
 
@@ -256,6 +294,12 @@ impl wire::ministry_server::Ministry for MinistryService {
             )));
         }
         let (id, kind, created) = (envelope.id.clone(), envelope.kind, envelope.created);
+        self.ctx.sink.record(EventBody::Received {
+            msg: id.clone(),
+            from: Host::Hub,
+            to: Host::Node(me),
+            attempt: delivery.attempt,
+        });
         let receipt = node.on_deliver(now, envelope);
         drop(node);
         let duplicate = receipt == Receipt::Duplicate;
@@ -306,12 +350,19 @@ pub async fn node_publish_loop(
                     inject: None,
                 });
             }
+            ctx.sink.record(EventBody::Sent {
+                msg: p.envelope.id.clone(),
+                from: Host::Node(me),
+                to: Host::Hub,
+                attempt: p.attempt,
+            });
             let (generation, ch) = lock(&channels).get((), || dial());
             let (node, wake, ctx, channels) =
                 (node.clone(), wake.clone(), ctx.clone(), channels.clone());
             tasks.spawn(async move {
                 let request = wire::PublishRequest {
                     envelope: Some((&p.envelope).into()),
+                    attempt: p.attempt,
                 };
                 let result = HubClient::new(ch).publish(request).await;
                 let now = ctx.clock.now();
@@ -338,6 +389,13 @@ pub async fn node_publish_loop(
                     }
                     Err(status) => {
                         tracing::debug!(msg = %p.envelope.id, attempt = p.attempt, %status, "publish failed");
+                        ctx.sink.record(EventBody::Failed {
+                            msg: p.envelope.id.clone(),
+                            from: Host::Node(me),
+                            to: Host::Hub,
+                            attempt: p.attempt,
+                            error: failure(&status),
+                        });
                         n.on_publish_failed(now, p.seq);
                         lock(&channels).failed((), generation);
                     }

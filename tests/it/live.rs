@@ -76,6 +76,7 @@ fn caravan(id: &str, from: &str, handling: wire::Handling) -> wire::PublishReque
             })),
             ..Default::default()
         }),
+        attempt: 1,
     }
 }
 
@@ -162,7 +163,10 @@ async fn a_node_joins_with_the_proto_alone_and_gets_status_codes() {
         s.code()
     };
     let missing = client
-        .publish(wire::PublishRequest { envelope: None })
+        .publish(wire::PublishRequest {
+            envelope: None,
+            attempt: 1,
+        })
         .await;
     assert_eq!(code(missing), Code::InvalidArgument);
     let red = client
