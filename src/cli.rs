@@ -39,6 +39,29 @@ pub enum Command {
         /// Print the summary as JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// Also write the HTML report (DIR/report.html), as `gcif-sim report DIR` does.
+        #[arg(long)]
+        report: bool,
+    },
+    /// Writes RUN_DIR/report.html: the after-action review, the message-flow
+    /// diagram and the service measures of a run made by `gcif-sim run`.
+    Report {
+        /// A directory written by `gcif-sim run` (holds summary.json and events.jsonl).
+        run_dir: PathBuf,
+    },
+    /// Compares two runs of a scenario (another seed, policy, network or build)
+    /// side by side: latency, messages, expectations and what differs.
+    Compare {
+        /// The first run directory (the baseline).
+        run_a: PathBuf,
+        /// The second run directory.
+        run_b: PathBuf,
+        /// Also write the comparison as a self-contained HTML page here.
+        #[arg(long)]
+        html: Option<PathBuf>,
+        /// Print the comparison as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
     },
     /// Checks scenario files without running them.
     Validate {
@@ -67,6 +90,23 @@ pub enum Command {
     },
 }
 
+/// Prints to standard output, ignoring a closed pipe (`gcif-sim … | head`):
+/// the reader has what it wanted, and that is no reason to panic.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// [`out!`] with a newline.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 /// Exit code for bad input.
 const BAD_INPUT: u8 = 2;
 
@@ -78,10 +118,33 @@ pub fn dispatch(cli: Cli) -> ExitCode {
             seed,
             out,
             json,
-        } => run(&file, seed, out, json),
+            report,
+        } => run(&file, seed, out, json, report),
+        Command::Report { run_dir } => match write_report(&run_dir) {
+            Ok(path) => {
+                outln!("report: {}", path.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("gcif-sim: {e:#}");
+                ExitCode::from(BAD_INPUT)
+            }
+        },
+        Command::Compare {
+            run_a,
+            run_b,
+            html,
+            json,
+        } => match compare(&run_a, &run_b, html.as_deref(), json) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("gcif-sim: {e:#}");
+                ExitCode::from(BAD_INPUT)
+            }
+        },
         Command::Validate { files } => validate(&files),
         Command::Schema => {
-            println!("{}", scenario::json_schema());
+            outln!("{}", scenario::json_schema());
             ExitCode::SUCCESS
         }
         Command::Hub {
@@ -152,7 +215,7 @@ fn validate(files: &[PathBuf]) -> ExitCode {
     let mut all_ok = true;
     for f in files {
         match scenario::load(f) {
-            Ok(s) => println!(
+            Ok(s) => outln!(
                 "{}: ok ({} injects, {} faults, {} traffic streams, {} expectations)",
                 f.display(),
                 s.injects.len(),
@@ -173,7 +236,34 @@ fn validate(files: &[PathBuf]) -> ExitCode {
     }
 }
 
-fn run(file: &Path, seed: Option<u64>, out: Option<PathBuf>, json: bool) -> ExitCode {
+/// Writes the HTML report of the run in `dir`.
+fn write_report(dir: &Path) -> anyhow::Result<PathBuf> {
+    let run = report::RunDir::load(dir)?;
+    let path = report::html::write(&run)
+        .with_context(|| format!("cannot write {}", dir.join(report::rundir::REPORT).display()))?;
+    Ok(path)
+}
+
+fn compare(a: &Path, b: &Path, html: Option<&Path>, json: bool) -> anyhow::Result<()> {
+    let a = report::RunDir::load(a)?;
+    let b = report::RunDir::load(b)?;
+    let cmp = report::compare::Comparison::new(&a, &b);
+    if json {
+        outln!("{}", serde_json::to_string_pretty(&cmp)?);
+    } else {
+        out!("{}", cmp.to_table());
+    }
+    if let Some(path) = html {
+        std::fs::write(path, report::compare::to_html(&cmp))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        if !json {
+            outln!("\ncomparison: {}", path.display());
+        }
+    }
+    Ok(())
+}
+
+fn run(file: &Path, seed: Option<u64>, out: Option<PathBuf>, json: bool, html: bool) -> ExitCode {
     let scenario = match scenario::load(file) {
         Ok(s) => s,
         Err(e) => {
@@ -211,21 +301,39 @@ fn run(file: &Path, seed: Option<u64>, out: Option<PathBuf>, json: bool) -> Exit
     let summary = Summary::new(&scenario, seed, &output.plan, &events, output.end, verdicts);
     let dir =
         out.unwrap_or_else(|| PathBuf::from("runs").join(format!("{}-{seed}", scenario.name)));
-    if let Err(e) = write_results(&dir, &events, &summary) {
+    if let Err(e) = write_results(&dir, file, &events, &summary) {
         eprintln!("gcif-sim: {e:#}");
         return ExitCode::from(BAD_INPUT);
     }
+    let report_path = if html {
+        match write_report(&dir) {
+            Ok(path) => Some(path),
+            Err(e) => {
+                eprintln!("gcif-sim: {e:#}");
+                return ExitCode::from(BAD_INPUT);
+            }
+        }
+    } else {
+        None
+    };
     if json {
         match serde_json::to_string_pretty(&summary) {
-            Ok(s) => println!("{s}"),
+            Ok(s) => outln!("{s}"),
             Err(e) => {
                 eprintln!("gcif-sim: {e}");
                 return ExitCode::from(BAD_INPUT);
             }
         }
     } else {
-        print!("{}", summary.to_table());
-        println!("\nevent log: {}", dir.join("events.jsonl").display());
+        out!("{}", summary.to_table());
+        outln!("\nevent log: {}", dir.join("events.jsonl").display());
+        match report_path {
+            Some(path) => outln!("report: {}", path.display()),
+            None => outln!(
+                "report: gcif-sim report {} (or run with --report)",
+                dir.display()
+            ),
+        }
     }
     if summary.passed {
         ExitCode::SUCCESS
@@ -234,8 +342,23 @@ fn run(file: &Path, seed: Option<u64>, out: Option<PathBuf>, json: bool) -> Exit
     }
 }
 
-fn write_results(dir: &Path, events: &[Event], summary: &Summary) -> anyhow::Result<()> {
+fn write_results(
+    dir: &Path,
+    scenario_file: &Path,
+    events: &[Event],
+    summary: &Summary,
+) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    // A copy of the scenario as played, so reports read the run alone.
+    let path = dir.join(report::rundir::SCENARIO);
+    let same = matches!(
+        (scenario_file.canonicalize(), path.canonicalize()),
+        (Ok(a), Ok(b)) if a == b
+    );
+    if !same {
+        std::fs::copy(scenario_file, &path)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
     let path = dir.join("events.jsonl");
     let file =
         std::fs::File::create(&path).with_context(|| format!("cannot write {}", path.display()))?;

@@ -54,6 +54,17 @@ pub enum Status {
     Test,
 }
 
+impl Status {
+    /// The lower-case name scenarios use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Actual => "actual",
+            Status::Exercise => "exercise",
+            Status::Test => "test",
+        }
+    }
+}
+
 /// Where a message stands in its thread.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum MessageType {
@@ -229,6 +240,83 @@ impl Payload {
             Payload::CaravanAlert(_) => Kind::CaravanAlert,
             Payload::DocumentFlag(_) => Kind::DocumentFlag,
             Payload::CargoNotice(_) => Kind::CargoNotice,
+        }
+    }
+}
+
+impl Place {
+    /// `San Pedro Sula (HN)`.
+    pub fn describe(&self) -> String {
+        if self.country.is_empty() {
+            self.name.clone()
+        } else {
+            format!("{} ({})", self.name, self.country)
+        }
+    }
+}
+
+impl Payload {
+    /// The content in one line, for people: reports and exercise tables.
+    pub fn describe(&self) -> String {
+        match self {
+            Payload::CaravanAlert(c) => {
+                let mut out = format!("Caravan {} at {}", c.caravan_id, c.location.describe());
+                match (c.estimated_size, c.minors) {
+                    (Some(n), Some(k)) => out += &format!(", about {n} people incl. {k} minors"),
+                    (Some(n), None) => out += &format!(", about {n} people"),
+                    (None, Some(k)) => out += &format!(", {k} minors"),
+                    (None, None) => {}
+                }
+                if !c.heading_to.is_empty() {
+                    out += &format!(", heading to {}", c.heading_to.join(", "));
+                }
+                out
+            }
+            Payload::DocumentFlag(d) => {
+                let what = match d.document_kind {
+                    DocumentKind::Passport => "Passport",
+                    DocumentKind::NationalId => "National ID",
+                    DocumentKind::Visa => "Visa",
+                    DocumentKind::ResidencePermit => "Residence permit",
+                    DocumentKind::TravelDocument => "Travel document",
+                    DocumentKind::Other => "Document",
+                };
+                let mut out = format!(
+                    "{what} {} issued by {}, held by {}",
+                    d.document_number, d.issuing_country, d.holder.name
+                );
+                if !d.fraud_indicators.is_empty() {
+                    out += &format!(" ({})", d.fraud_indicators.join(", "));
+                }
+                out + &format!(", detected at {}", d.detected_at.describe())
+            }
+            Payload::CargoNotice(c) => {
+                let mut route = vec![c.origin.describe()];
+                route.extend(c.transit_countries.iter().cloned());
+                route.push(c.destination.describe());
+                let by = match c.conveyance {
+                    Conveyance::Truck => "truck",
+                    Conveyance::Vessel => "vessel",
+                    Conveyance::Rail => "rail",
+                    Conveyance::Air => "air",
+                };
+                let action = match c.recommended_action {
+                    RecommendedAction::Monitor => "monitor",
+                    RecommendedAction::Inspect => "inspect",
+                    RecommendedAction::Hold => "hold",
+                };
+                let indicators = if c.indicators.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", c.indicators.join(", "))
+                };
+                format!(
+                    "Container {} by {by}, {}; risk {:.2}, {action}{indicators}",
+                    c.container_id,
+                    route.join(" → "),
+                    c.risk_score,
+                )
+            }
         }
     }
 }

@@ -1,7 +1,14 @@
-//! What a run produced: the event log, the expectation checks and the summary.
+//! What a run produced and how it reads: the event log, the expectation
+//! checks and the summary; the run directory, its analysis, the HTML report
+//! and the comparison of two runs.
 
+pub mod analysis;
+pub mod compare;
 pub mod events;
+pub mod html;
+pub mod rundir;
 pub mod summary;
 
 pub use events::{Event, EventBody, EventSink, FaultKind, Recorder, read_jsonl, write_jsonl};
-pub use summary::{Index, Summary, Verdict, check_expectations};
+pub use rundir::{RunDir, RunDirError};
+pub use summary::{Check, Index, Outcome, Summary, Verdict, check_expectations};

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Event, EventBody};
 use crate::model::{Kind, MessageId, Ministry};
@@ -64,11 +64,80 @@ impl Index {
 }
 
 /// The verdict on one `expect:` entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Verdict {
     pub name: String,
     pub ok: bool,
+    /// One line: the problems if it failed, else what was seen.
     pub detail: String,
+    /// The inject the entry is about, by its `id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inject: Option<String>,
+    /// Each condition of the entry, checked on its own (for the after-action review).
+    #[serde(default)]
+    pub checks: Vec<Check>,
+}
+
+/// How one condition of an expectation turned out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// As expected.
+    Met,
+    /// Delivered, but after the `within` limit.
+    Late,
+    /// Never delivered (or never answered by the hub).
+    Missing,
+    /// Delivered to a ministry that should not have had it.
+    Leaked,
+    /// Any other unmet condition (accepted when a refusal was expected, a duplicate…).
+    Failed,
+}
+
+impl Outcome {
+    /// Whether the condition held.
+    pub fn ok(self) -> bool {
+        self == Outcome::Met
+    }
+
+    /// A word for tables.
+    pub fn label(self) -> &'static str {
+        match self {
+            Outcome::Met => "met",
+            Outcome::Late => "late",
+            Outcome::Missing => "missing",
+            Outcome::Leaked => "leaked",
+            Outcome::Failed => "failed",
+        }
+    }
+}
+
+/// One condition of an `expect:` entry and what happened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Check {
+    /// The condition, e.g. `GT-MINGOB receives it within 5m`.
+    pub expected: String,
+    /// What happened, e.g. `received after 6m10s`.
+    pub actual: String,
+    pub outcome: Outcome,
+    /// When what happened happened (simulated ms since start), if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub t: Option<u64>,
+    /// How far past the limit, for a late delivery.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub late_by_ms: Option<u64>,
+}
+
+impl Check {
+    fn new(expected: String, actual: String, outcome: Outcome, t: Option<u64>) -> Check {
+        Check {
+            expected,
+            actual,
+            outcome,
+            t,
+            late_by_ms: None,
+        }
+    }
 }
 
 fn ms(d: Duration) -> u64 {
@@ -109,33 +178,83 @@ pub fn check_expectations(scenario: &Scenario, plan: &[Planned], events: &[Event
         .map(|x| {
             let mut problems: Vec<String> = Vec::new();
             let mut facts: Vec<String> = Vec::new();
+            let mut checks: Vec<Check> = Vec::new();
             if let Some(i) = x.inject {
                 let msg = msg_of[&i];
                 let inject_at = ms(scenario.injects[i].at);
                 let label = scenario.injects[i].label.as_deref().unwrap_or("?");
                 if let Some(r) = x.rejected {
-                    match (r, ix.rejected.get(msg), ix.accepted.contains_key(msg)) {
-                        (true, Some((_, reason)), _) => facts.push(format!("rejected: {reason}")),
-                        (true, None, true) => problems.push(format!("{label} was accepted")),
-                        (false, Some((_, reason)), _) => {
-                            problems.push(format!("{label} was rejected: {reason}"))
-                        }
-                        (false, None, true) => facts.push("accepted".into()),
-                        (_, None, false) => problems.push(format!("{label} never reached the hub")),
+                    let expected = if r {
+                        "the hub refuses it"
+                    } else {
+                        "the hub accepts it"
                     }
+                    .to_string();
+                    let accepted_t = ix.accepted.get(msg).map(|a| a.0);
+                    let (outcome, actual, t) =
+                        match (r, ix.rejected.get(msg), accepted_t) {
+                            (true, Some((t, reason)), _) => {
+                                facts.push(format!("rejected: {reason}"));
+                                (Outcome::Met, format!("refused: {reason}"), Some(*t))
+                            }
+                            (true, None, Some(t)) => {
+                                problems.push(format!("{label} was accepted"));
+                                (Outcome::Failed, "accepted".to_string(), Some(t))
+                            }
+                            (false, Some((t, reason)), _) => {
+                                problems.push(format!("{label} was rejected: {reason}"));
+                                (Outcome::Failed, format!("refused: {reason}"), Some(*t))
+                            }
+                            (false, None, Some(t)) => {
+                                facts.push("accepted".into());
+                                (Outcome::Met, "accepted".to_string(), Some(t))
+                            }
+                            (_, None, None) => {
+                                problems.push(format!("{label} never reached the hub"));
+                                (Outcome::Missing, "never reached the hub".to_string(), None)
+                            }
+                        };
+                    checks.push(Check::new(expected, actual, outcome, t));
                 }
                 for &m in &x.delivered_to {
+                    let expected = match x.within {
+                        Some(w) => format!("{m} receives it within {}", format_duration(w)),
+                        None => format!("{m} receives it by the end"),
+                    };
                     match ix.delivered.get(&(msg.clone(), m)) {
                         Some(&t) => {
                             let took = t.saturating_sub(inject_at);
                             match x.within {
-                                Some(w) if took > ms(w) => problems.push(format!(
-                                    "{m} late by {}: after {} (limit {})",
-                                    dur(took - ms(w)),
-                                    dur(took),
-                                    format_duration(w)
-                                )),
-                                _ => facts.push(format!("{m} after {}", dur(took))),
+                                Some(w) if took > ms(w) => {
+                                    problems.push(format!(
+                                        "{m} late by {}: after {} (limit {})",
+                                        dur(took - ms(w)),
+                                        dur(took),
+                                        format_duration(w)
+                                    ));
+                                    checks.push(Check {
+                                        late_by_ms: Some(took - ms(w)),
+                                        ..Check::new(
+                                            expected,
+                                            format!(
+                                                "received after {}, late by {}",
+                                                dur(took),
+                                                dur(took - ms(w))
+                                            ),
+                                            Outcome::Late,
+                                            Some(t),
+                                        )
+                                    });
+                                }
+                                _ => {
+                                    facts.push(format!("{m} after {}", dur(took)));
+                                    checks.push(Check::new(
+                                        expected,
+                                        format!("received after {}", dur(took)),
+                                        Outcome::Met,
+                                        Some(t),
+                                    ));
+                                }
                             }
                         }
                         None => {
@@ -149,17 +268,34 @@ pub fn check_expectations(scenario: &Scenario, plan: &[Planned], events: &[Event
                                 },
                             };
                             problems.push(format!("{m} never received it{why}"));
+                            checks.push(Check::new(
+                                expected,
+                                format!("never received it{why}"),
+                                Outcome::Missing,
+                                None,
+                            ));
                         }
                     }
                 }
                 for &m in &x.not_delivered_to {
+                    let expected = format!("{m} does not receive it");
                     if let Some(&t) = ix.delivered.get(&(msg.clone(), m)) {
-                        problems.push(format!(
-                            "{m} received it (leaked) after {}",
-                            dur(t.saturating_sub(inject_at))
+                        let after = dur(t.saturating_sub(inject_at));
+                        problems.push(format!("{m} received it (leaked) after {after}"));
+                        checks.push(Check::new(
+                            expected,
+                            format!("received it after {after} (leaked)"),
+                            Outcome::Leaked,
+                            Some(t),
                         ));
                     } else {
                         facts.push(format!("{m} did not receive it"));
+                        checks.push(Check::new(
+                            expected,
+                            "did not receive it".to_string(),
+                            Outcome::Met,
+                            None,
+                        ));
                     }
                 }
             }
@@ -180,9 +316,27 @@ pub fn check_expectations(scenario: &Scenario, plan: &[Planned], events: &[Event
                     .filter(|m| !ix.accepted.contains_key(*m) && !ix.rejected.contains_key(*m))
                     .collect();
                 let never_published = plan.len().saturating_sub(ix.published.len());
+                let expected = "every accepted message reaches every recipient".to_string();
                 if missing.is_empty() && stuck.is_empty() && never_published == 0 {
                     facts.push(format!("all {total} deliveries made"));
+                    checks.push(Check::new(
+                        expected,
+                        format!("all {total} deliveries made"),
+                        Outcome::Met,
+                        None,
+                    ));
                 } else {
+                    checks.push(Check::new(
+                        expected,
+                        format!(
+                            "{} of {total} deliveries missing, {} publish(es) unanswered, {} never published",
+                            missing.len(),
+                            stuck.len(),
+                            never_published
+                        ),
+                        Outcome::Missing,
+                        None,
+                    ));
                     if !missing.is_empty() {
                         problems.push(format!(
                             "{} of {total} deliveries missing, e.g. {}",
@@ -214,12 +368,25 @@ pub fn check_expectations(scenario: &Scenario, plan: &[Planned], events: &[Event
                     .filter(|(_, n)| **n > 1)
                     .map(|((msg, m), n)| format!("{msg} processed {n}× by {m}"))
                     .collect();
+                let expected = "no recipient processes a message twice".to_string();
                 if twice.is_empty() {
                     let discarded: u32 = ix.duplicates.values().sum();
                     facts.push(format!(
                         "no message processed twice ({discarded} redeliveries discarded)"
                     ));
+                    checks.push(Check::new(
+                        expected,
+                        format!("none ({discarded} redeliveries discarded)"),
+                        Outcome::Met,
+                        None,
+                    ));
                 } else {
+                    checks.push(Check::new(
+                        expected,
+                        format!("{} processed twice, e.g. {}", twice.len(), twice[0]),
+                        Outcome::Failed,
+                        None,
+                    ));
                     problems.push(format!(
                         "{} duplicate(s) processed, e.g. {}",
                         twice.len(),
@@ -235,13 +402,17 @@ pub fn check_expectations(scenario: &Scenario, plan: &[Planned], events: &[Event
                 } else {
                     problems.join("; ")
                 },
+                inject: x
+                    .inject
+                    .and_then(|i| scenario.injects[i].label.clone()),
+                checks,
             }
         })
         .collect()
 }
 
 /// Sent, received and discarded counts of one ministry.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MinistryRow {
     pub ministry: Ministry,
     pub sent: u32,
@@ -250,23 +421,39 @@ pub struct MinistryRow {
 }
 
 /// Delivery latency of one kind, in milliseconds.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LatencyRow {
     pub kind: Kind,
     pub deliveries: usize,
     pub p50_ms: u64,
+    #[serde(default)]
+    pub p90_ms: u64,
     pub p99_ms: u64,
     pub max_ms: u64,
 }
 
-/// What `run` prints (as a table, or as JSON with `--json`).
-#[derive(Debug, Clone, Serialize)]
+/// What `run` prints (as a table, or as JSON with `--json`), and writes as
+/// `summary.json`; `report` and `compare` read it back.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Summary {
     pub scenario: String,
     pub title: String,
     pub file: String,
     pub seed: u64,
     pub start: String,
+    /// `actual`, `exercise` or `test`.
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub policy: String,
+    #[serde(default)]
+    pub participants: Vec<Ministry>,
+    /// The gcif-sim version that made the run.
+    #[serde(default)]
+    pub version: String,
+    /// The command that reproduces the run.
+    #[serde(default)]
+    pub command: String,
     pub duration_ms: u64,
     pub end_ms: u64,
     pub planned: usize,
@@ -279,6 +466,18 @@ pub struct Summary {
     pub latency: Vec<LatencyRow>,
     pub expectations: Vec<Verdict>,
     pub passed: bool,
+}
+
+/// `s` as one shell word: as is when it is plain, else single-quoted.
+pub fn shell_word(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=+,@".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
 }
 
 /// The nearest-rank percentile of sorted `v`.
@@ -349,6 +548,7 @@ impl Summary {
                     kind: *k,
                     deliveries: v.len(),
                     p50_ms: percentile(&v, 50.0),
+                    p90_ms: percentile(&v, 90.0),
                     p99_ms: percentile(&v, 99.0),
                     max_ms: *v.last().unwrap_or(&0),
                 })
@@ -361,6 +561,11 @@ impl Summary {
             file: scenario.file.clone(),
             seed,
             start: scenario.start.to_rfc3339(),
+            status: scenario.status.name().to_string(),
+            policy: scenario.policy.name().to_string(),
+            participants: scenario.participants.clone(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            command: format!("gcif-sim run {} --seed {seed}", shell_word(&scenario.file)),
             duration_ms: ms(scenario.duration),
             end_ms: ms(end),
             planned: plan.len(),
@@ -421,16 +626,17 @@ impl Summary {
         let _ = writeln!(out);
         let _ = writeln!(
             out,
-            "{:<14} {:>10} {:>10} {:>10} {:>10}",
-            "latency", "deliveries", "p50", "p99", "max"
+            "{:<14} {:>10} {:>10} {:>10} {:>10} {:>10}",
+            "latency", "deliveries", "p50", "p90", "p99", "max"
         );
         for l in &self.latency {
             let _ = writeln!(
                 out,
-                "{:<14} {:>10} {:>10} {:>10} {:>10}",
+                "{:<14} {:>10} {:>10} {:>10} {:>10} {:>10}",
                 l.kind.name(),
                 l.deliveries,
                 dur(l.p50_ms),
+                dur(l.p90_ms),
                 dur(l.p99_ms),
                 dur(l.max_ms)
             );

@@ -90,6 +90,12 @@ pub struct Inject {
     /// Absent only on a CANCEL.
     pub payload: Option<Payload>,
     pub expires: Option<Duration>,
+    /// The inject as a controller would read it out (MSEL "message"); free text.
+    pub message: Option<String>,
+    /// The exercise objective this inject tests; free text.
+    pub objective: Option<String>,
+    /// What the receiving players are expected to do; free text.
+    pub expected_action: Option<String>,
 }
 
 /// What a fault does.
@@ -672,6 +678,9 @@ impl Validator<'_> {
             kind,
             payload,
             expires: raw.expires.map(|d| d.0),
+            message: raw.message.clone(),
+            objective: raw.objective.clone(),
+            expected_action: raw.expected_action.clone(),
         })
     }
 

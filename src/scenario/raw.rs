@@ -315,6 +315,17 @@ pub struct RawInject {
     /// The content goes stale this long after `at`.
     #[serde(default)]
     pub expires: Option<Dur>,
+    /// Free text: the inject as a controller would read it out (the MSEL
+    /// "message" column). Not sent; for the exercise's documents.
+    #[serde(default)]
+    pub message: Option<String>,
+    /// Free text: the exercise objective this inject tests (HSEEP MSEL), e.g.
+    /// "Information sharing: partners receive the caravan alert within 5 minutes".
+    #[serde(default)]
+    pub objective: Option<String>,
+    /// Free text: what the receiving players are expected to do (HSEEP MSEL).
+    #[serde(default)]
+    pub expected_action: Option<String>,
     #[serde(default)]
     pub caravan_alert: Option<RawCaravan>,
     #[serde(default)]

@@ -348,10 +348,23 @@ pub fn run(
     Ok(output)
 }
 
-async fn play(scenario: &Scenario, seed: u64, progress: Option<ProgressBar>) -> RunOutput {
+/// The run's two random streams, split from the root generator in a fixed
+/// order: generated traffic first, then network jitter.
+fn streams(seed: u64) -> (ChaCha8Rng, ChaCha8Rng) {
     let mut root = ChaCha8Rng::seed_from_u64(seed);
-    let mut traffic_rng = ChaCha8Rng::seed_from_u64(root.random());
-    let net_rng = ChaCha8Rng::seed_from_u64(root.random());
+    let traffic = ChaCha8Rng::seed_from_u64(root.random());
+    let net = ChaCha8Rng::seed_from_u64(root.random());
+    (traffic, net)
+}
+
+/// The messages a run of `scenario` with `seed` hands to its nodes: the same
+/// plan [`run`] plays, without playing it (reports use it to show content).
+pub fn plan_for(scenario: &Scenario, seed: u64) -> Vec<Planned> {
+    plan(scenario, &mut streams(seed).0)
+}
+
+async fn play(scenario: &Scenario, seed: u64, progress: Option<ProgressBar>) -> RunOutput {
+    let (mut traffic_rng, net_rng) = streams(seed);
     let plan = plan(scenario, &mut traffic_rng);
 
     let origin = Instant::now();
