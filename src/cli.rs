@@ -239,8 +239,12 @@ fn validate(files: &[PathBuf]) -> ExitCode {
 /// Writes the HTML report of the run in `dir`.
 fn write_report(dir: &Path) -> anyhow::Result<PathBuf> {
     let run = report::RunDir::load(dir)?;
-    let path = report::html::write(&run)
-        .with_context(|| format!("cannot write {}", dir.join(report::rundir::REPORT).display()))?;
+    let path = report::html::write(&run).with_context(|| {
+        format!(
+            "cannot write {}",
+            dir.join(report::rundir::REPORT).display()
+        )
+    })?;
     Ok(path)
 }
 

@@ -11,6 +11,7 @@
 //! - [`transport`]: tonic services and client loops around hub and node.
 //! - [`simnet`]: the simulated network: links with latency, jitter, partitions, crashes.
 //! - [`scenario`]: the YAML scenario format, validated with file:line:col errors.
+//! - [`msel`]: a scenario as an exercise's Master Scenario Events List (CSV), and back.
 //! - [`sim`]: the deterministic driver: virtual clock, seeded RNG, injects, traffic.
 //! - [`live`]: the live driver: the hub on a real socket, in wall-clock time.
 //! - [`report`]: the event log, expectation checks and the run summary.
@@ -18,6 +19,7 @@
 pub mod hub;
 pub mod live;
 pub mod model;
+pub mod msel;
 pub mod node;
 pub mod policy;
 pub mod report;

@@ -98,8 +98,7 @@ const STRICT_FULL_ONLY: &str =
 const MINORS_REDACTED: &str =
     "counts of minors are shared with full participants only (child protection)";
 /// Why compact-2019 clears `bill_of_lading` for an observer.
-const BILL_REDACTED: &str =
-    "commercial shipping documents are shared with full participants only";
+const BILL_REDACTED: &str = "commercial shipping documents are shared with full participants only";
 
 impl Policy {
     /// The policy `name` among `participants`.
@@ -361,12 +360,20 @@ mod tests {
         };
         assert_eq!(withheld.len(), 1);
         assert_eq!(withheld[0].to, MxSegob);
-        assert!(withheld[0].reason.contains("full participants"), "{withheld:?}");
+        assert!(
+            withheld[0].reason.contains("full participants"),
+            "{withheld:?}"
+        );
         let e = envelope(HnSeds, cargo("SV", &["GT"]));
         let Routing::Accepted { withheld, .. } = route(&e, &[]) else {
             panic!("rejected")
         };
-        assert!(withheld[0].reason.contains("country (MX) is the destination"), "{withheld:?}");
+        assert!(
+            withheld[0]
+                .reason
+                .contains("country (MX) is the destination"),
+            "{withheld:?}"
+        );
         let mut e = envelope(HnSeds, Payload::CaravanAlert(CaravanAlert::default()));
         e.handling = Handling::AmberStrict;
         let Routing::Accepted { withheld, .. } = route(&e, &[]) else {
@@ -387,7 +394,10 @@ mod tests {
             panic!("rejected")
         };
         assert_eq!(redacted.len(), 1);
-        assert_eq!((redacted[0].to, redacted[0].fields.clone()), (MxSegob, vec!["minors".to_string()]));
+        assert_eq!(
+            (redacted[0].to, redacted[0].fields.clone()),
+            (MxSegob, vec!["minors".to_string()])
+        );
         let policy = Policy::new(PolicyName::Compact2019, Ministry::ALL);
         let Some(Payload::CaravanAlert(c)) = policy.redact(&e, MxSegob).payload else {
             panic!("payload lost")

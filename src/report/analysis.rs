@@ -158,7 +158,12 @@ impl Analysis {
         let labels: BTreeMap<usize, Option<String>> = run
             .scenario
             .iter()
-            .flat_map(|s| s.injects.iter().enumerate().map(|(i, j)| (i, j.label.clone())))
+            .flat_map(|s| {
+                s.injects
+                    .iter()
+                    .enumerate()
+                    .map(|(i, j)| (i, j.label.clone()))
+            })
             .collect();
         // The plan first, so messages keep their planned order and content.
         for p in &run.plan {
@@ -372,7 +377,10 @@ impl Analysis {
             .map(|(f, span)| pending_during(f, span, &msgs, &tx, end))
             .collect();
         Analysis {
-            by_kind: by_kind.into_iter().map(|(k, v)| (k, Dist::new(v))).collect(),
+            by_kind: by_kind
+                .into_iter()
+                .map(|(k, v)| (k, Dist::new(v)))
+                .collect(),
             by_recipient: by_recipient
                 .into_iter()
                 .map(|(m, v)| (m, Dist::new(v)))

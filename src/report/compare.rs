@@ -112,12 +112,7 @@ fn network(s: &Scenario) -> String {
         out += &format!(" ± {}", format_duration(d.jitter));
     }
     for ((x, y), l) in &s.topology.links {
-        out += &format!(
-            "; {}–{} {}",
-            x.name(),
-            y.name(),
-            format_duration(l.latency)
-        );
+        out += &format!("; {}–{} {}", x.name(), y.name(), format_duration(l.latency));
         if !l.jitter.is_zero() {
             out += &format!(" ± {}", format_duration(l.jitter));
         }
@@ -136,7 +131,12 @@ fn faults(s: &Scenario) -> String {
                 FaultAction::Partition(a, b) => format!("partition {}–{}", a.name(), b.name()),
                 FaultAction::Crash(h) => format!("crash {}", h.name()),
                 FaultAction::Degrade(a, b, l) => {
-                    format!("degrade {}–{} to {}", a.name(), b.name(), format_duration(l))
+                    format!(
+                        "degrade {}–{} to {}",
+                        a.name(),
+                        b.name(),
+                        format_duration(l)
+                    )
                 }
             };
             format!(
@@ -226,8 +226,16 @@ impl Comparison {
             Row::text("gcif-sim version", &sa.version, &sb.version),
             Row::text(
                 "participants",
-                sa.participants.iter().map(|m| m.code()).collect::<Vec<_>>().join(", "),
-                sb.participants.iter().map(|m| m.code()).collect::<Vec<_>>().join(", "),
+                sa.participants
+                    .iter()
+                    .map(|m| m.code())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                sb.participants
+                    .iter()
+                    .map(|m| m.code())
+                    .collect::<Vec<_>>()
+                    .join(", "),
             ),
             Row::text("simulated", human(sa.duration_ms), human(sb.duration_ms)),
         ];
@@ -252,7 +260,11 @@ impl Comparison {
             Row::count("published", sa.published as u64, sb.published as u64),
             Row::count("accepted", sa.accepted as u64, sb.accepted as u64),
             Row::count("refused", sa.rejected as u64, sb.rejected as u64),
-            Row::count("deliveries made", sa.deliveries as u64, sb.deliveries as u64),
+            Row::count(
+                "deliveries made",
+                sa.deliveries as u64,
+                sb.deliveries as u64,
+            ),
             Row::count("deliveries missing", ta.4, tb.4),
             Row::count("transmissions", ta.0, tb.0),
             Row::count("retries and redeliveries", ta.1, tb.1),
@@ -315,11 +327,8 @@ impl Comparison {
                 m.label.clone()
             }
         };
-        let by_key: BTreeMap<String, &super::analysis::Msg> = ab
-            .msgs
-            .iter()
-            .filter_map(|m| Some((key(m)?, m)))
-            .collect();
+        let by_key: BTreeMap<String, &super::analysis::Msg> =
+            ab.msgs.iter().filter_map(|m| Some((key(m)?, m))).collect();
         let mut messages = Vec::new();
         if !same_messages {
             messages.push(
@@ -435,9 +444,24 @@ impl Comparison {
             let _ = writeln!(out, "note: the runs are of different scenarios\n");
         }
         let rows = |out: &mut String, title: &str, rows: &[Row]| {
-            let w = rows.iter().map(|r| r.what.chars().count()).max().unwrap_or(0).max(title.len());
-            let wa = rows.iter().map(|r| r.a.chars().count()).max().unwrap_or(1).clamp(1, 48);
-            let wb = rows.iter().map(|r| r.b.chars().count()).max().unwrap_or(1).clamp(1, 48);
+            let w = rows
+                .iter()
+                .map(|r| r.what.chars().count())
+                .max()
+                .unwrap_or(0)
+                .max(title.len());
+            let wa = rows
+                .iter()
+                .map(|r| r.a.chars().count())
+                .max()
+                .unwrap_or(1)
+                .clamp(1, 48);
+            let wb = rows
+                .iter()
+                .map(|r| r.b.chars().count())
+                .max()
+                .unwrap_or(1)
+                .clamp(1, 48);
             let _ = writeln!(out, "  {title:<w$}  {:>wa$}  {:>wb$}  change", "A", "B");
             for r in rows {
                 let _ = writeln!(
@@ -455,7 +479,15 @@ impl Comparison {
         let _ = writeln!(out, "set-up (* differs):");
         for r in &self.setup {
             if r.differs {
-                let _ = writeln!(out, "* {}: A {}\n  {:w$}  B {}", r.what, r.a, "", r.b, w = r.what.chars().count());
+                let _ = writeln!(
+                    out,
+                    "* {}: A {}\n  {:w$}  B {}",
+                    r.what,
+                    r.a,
+                    "",
+                    r.b,
+                    w = r.what.chars().count()
+                );
             } else {
                 let _ = writeln!(out, "  {}: {}", r.what, r.a);
             }
@@ -480,7 +512,11 @@ impl Comparison {
             None => "—",
         };
         for e in &self.expectations {
-            let mark = if verdict(&e.a) != verdict(&e.b) { '*' } else { ' ' };
+            let mark = if verdict(&e.a) != verdict(&e.b) {
+                '*'
+            } else {
+                ' '
+            };
             let _ = writeln!(
                 out,
                 "{mark} A {:<4} B {:<4} {}",
@@ -520,7 +556,10 @@ pub fn to_html(c: &Comparison) -> String {
         include_str!("report.css"),
         esc(&c.a),
         esc(&c.b),
-        if c.expectations.iter().any(|e| e.a.as_ref().map(|x| x.0) != e.b.as_ref().map(|x| x.0)) {
+        if c.expectations
+            .iter()
+            .any(|e| e.a.as_ref().map(|x| x.0) != e.b.as_ref().map(|x| x.0))
+        {
             "bad"
         } else {
             "ok"
@@ -546,7 +585,12 @@ pub fn to_html(c: &Comparison) -> String {
         }
         h.push_str("</tbody></table>\n");
     };
-    table(&mut h, "setup", "Set-up (changed rows highlighted)", &c.setup);
+    table(
+        &mut h,
+        "setup",
+        "Set-up (changed rows highlighted)",
+        &c.setup,
+    );
     if !c.scenario_diff.is_empty() {
         h.push_str("<h3>Scenario file differences</h3><pre class=cmd>");
         for (sign, line, text) in &c.scenario_diff {

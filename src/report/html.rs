@@ -97,7 +97,11 @@ pub fn render(run: &RunDir, a: &Analysis) -> String {
     let s = &run.summary;
     let start = DateTime::parse_from_rfc3339(&s.start).ok();
     let mut h = String::with_capacity(64 * 1024 + a.tx.len() * 40);
-    let title = if s.title.is_empty() { &s.scenario } else { &s.title };
+    let title = if s.title.is_empty() {
+        &s.scenario
+    } else {
+        &s.title
+    };
     let _ = write!(
         h,
         "<!DOCTYPE html>\n<html lang=en>\n<head>\n<meta charset=utf-8>\n\
@@ -130,7 +134,11 @@ pub fn render(run: &RunDir, a: &Analysis) -> String {
 
 fn header(h: &mut String, run: &RunDir, a: &Analysis, start: Option<DateTime<FixedOffset>>) {
     let s = &run.summary;
-    let title = if s.title.is_empty() { &s.scenario } else { &s.title };
+    let title = if s.title.is_empty() {
+        &s.scenario
+    } else {
+        &s.title
+    };
     let _ = write!(
         h,
         "<h1>{}</h1>\n<p class=sub>Scenario <b>{}</b> · <code>{}</code> · after-action report of a simulated run</p>\n",
@@ -139,17 +147,17 @@ fn header(h: &mut String, run: &RunDir, a: &Analysis, start: Option<DateTime<Fix
         esc(&s.file)
     );
     if let Some(d) = run.scenario.as_ref().and_then(|sc| sc.description.as_ref()) {
-        let _ = write!(h, "<p>{}</p>\n", esc(d));
+        let _ = writeln!(h, "<p>{}</p>", esc(d));
     }
     let participants: Vec<&str> = s.participants.iter().map(|m| m.code()).collect();
     let drain = s.end_ms.saturating_sub(s.duration_ms);
-    let _ = write!(
+    let _ = writeln!(
         h,
         "<dl class=meta>\
          <dt>Start</dt><dd>{}</dd><dt>Seed</dt><dd class=mono>{}</dd>\
          <dt>Status</dt><dd>{}</dd><dt>Policy</dt><dd>{}</dd>\
          <dt>Simulated</dt><dd>{}{}</dd><dt>Participants</dt><dd>{}</dd>\
-         <dt>Faults</dt><dd>{}</dd><dt>Made with</dt><dd>gcif-sim {}</dd></dl>\n",
+         <dt>Faults</dt><dd>{}</dd><dt>Made with</dt><dd>gcif-sim {}</dd></dl>",
         esc(&s.start),
         s.seed,
         esc(&s.status.to_uppercase()),
@@ -182,11 +190,19 @@ fn header(h: &mut String, run: &RunDir, a: &Analysis, start: Option<DateTime<Fix
                 .count()
         })
         .sum();
-    let _ = write!(h, "<div class=\"verdict {class}\" id=verdict><strong>{head}</strong>");
+    let _ = write!(
+        h,
+        "<div class=\"verdict {class}\" id=verdict><strong>{head}</strong>"
+    );
     let _ = write!(
         h,
         " {} messages published, {} accepted, {} refused; {} deliveries made, {} missing; {} faults.",
-        s.published, s.accepted, s.rejected, s.deliveries, lost, a.faults.len()
+        s.published,
+        s.accepted,
+        s.rejected,
+        s.deliveries,
+        lost,
+        a.faults.len()
     );
     if !failed.is_empty() {
         h.push_str("<ul>");
@@ -208,9 +224,9 @@ fn header(h: &mut String, run: &RunDir, a: &Analysis, start: Option<DateTime<Fix
     }
     let retries: u32 = a.msgs.iter().map(|m| m.n_retries).sum();
     let dups: u32 = a.msgs.iter().map(|m| m.n_duplicates).sum();
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<div class=figure><span>transmissions</span><b>{}</b><span>{} retries · {} duplicates discarded</span></div></div>\n",
+        "<div class=figure><span>transmissions</span><b>{}</b><span>{} retries · {} duplicates discarded</span></div></div>",
         a.tx.len(),
         retries,
         dups
@@ -228,7 +244,7 @@ fn header(h: &mut String, run: &RunDir, a: &Analysis, start: Option<DateTime<Fix
         }
     );
     for w in &run.warnings {
-        let _ = write!(h, "<p class=warn>{}</p>\n", esc(w));
+        let _ = writeln!(h, "<p class=warn>{}</p>", esc(w));
     }
 }
 
@@ -266,9 +282,9 @@ fn review(h: &mut String, run: &RunDir, a: &Analysis, start: Option<DateTime<Fix
                 let w = worst(v.checks.iter().map(|c| c.outcome)).unwrap_or(Outcome::Failed);
                 pill(w.label(), &format!("not met: {}", w.label()))
             };
-            let _ = write!(
+            let _ = writeln!(
                 h,
-                "<tr class=group data-ok={}><td>{}</td><td colspan=5>{} {}{}</td></tr>\n",
+                "<tr class=group data-ok={}><td>{}</td><td colspan=5>{} {}{}</td></tr>",
                 v.ok,
                 i + 1,
                 esc(&v.name),
@@ -279,17 +295,20 @@ fn review(h: &mut String, run: &RunDir, a: &Analysis, start: Option<DateTime<Fix
                     .unwrap_or_default()
             );
             if v.checks.is_empty() {
-                let _ = write!(
+                let _ = writeln!(
                     h,
-                    "<tr><td></td><td></td><td colspan=2>{}</td><td>{}</td><td></td></tr>\n",
+                    "<tr><td></td><td></td><td colspan=2>{}</td><td>{}</td><td></td></tr>",
                     esc(&v.detail),
-                    pill(if v.ok { "met" } else { "failed" }, if v.ok { "met" } else { "failed" })
+                    pill(
+                        if v.ok { "met" } else { "failed" },
+                        if v.ok { "met" } else { "failed" }
+                    )
                 );
             }
             for c in &v.checks {
-                let _ = write!(
+                let _ = writeln!(
                     h,
-                    "<tr class=check data-outcome={}><td></td><td></td><td>{}</td><td>{}</td><td>{}</td>{}</tr>\n",
+                    "<tr class=check data-outcome={}><td></td><td></td><td>{}</td><td>{}</td><td>{}</td>{}</tr>",
                     c.outcome.label(),
                     esc(&c.expected),
                     esc(&c.actual),
@@ -303,7 +322,9 @@ fn review(h: &mut String, run: &RunDir, a: &Analysis, start: Option<DateTime<Fix
 
     h.push_str("<h3>Injects</h3>\n");
     let Some(scenario) = &run.scenario else {
-        h.push_str("<p class=warn>The scenario is not available, so the injects cannot be listed.</p>\n");
+        h.push_str(
+            "<p class=warn>The scenario is not available, so the injects cannot be listed.</p>\n",
+        );
         return;
     };
     if scenario.injects.is_empty() {
@@ -383,9 +404,9 @@ fn review(h: &mut String, run: &RunDir, a: &Analysis, start: Option<DateTime<Fix
             ),
             Some(m) => inject_actual(m, &related),
         };
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<tr data-inject=\"{}\">{}<td><b>{}</b><br>{} · {}{}<br>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            "<tr data-inject=\"{}\">{}<td><b>{}</b><br>{} · {}{}<br>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&label),
             time_cell(start, Some(inj.at.as_millis() as u64)),
             esc(&label),
@@ -429,11 +450,7 @@ fn inject_actual(m: &Msg, related: &[&Verdict]) -> (String, String) {
             out.push(format!("Delivered: {}", got.join(", ")));
         }
         for w in &m.withheld {
-            out.push(format!(
-                "Withheld from {}: {}",
-                w.to.code(),
-                esc(&w.reason)
-            ));
+            out.push(format!("Withheld from {}: {}", w.to.code(), esc(&w.reason)));
         }
         for r in &m.redacted {
             out.push(format!(
@@ -455,7 +472,11 @@ fn inject_actual(m: &Msg, related: &[&Verdict]) -> (String, String) {
         ));
     }
     let outcome = if !related.is_empty() {
-        match worst(related.iter().flat_map(|v| v.checks.iter().map(|c| c.outcome))) {
+        match worst(
+            related
+                .iter()
+                .flat_map(|v| v.checks.iter().map(|c| c.outcome)),
+        ) {
             Some(o) => pill(o.label(), o.label()),
             None if related.iter().all(|v| v.ok) => pill("met", "met"),
             None => pill("failed", "failed"),
@@ -512,15 +533,19 @@ fn flow(h: &mut String, run: &RunDir, a: &Analysis) {
     );
     h.push_str("<div id=flow-status></div>\n<div id=flow-wrap><svg id=flow role=img aria-label=\"Message-flow diagram\"></svg><div id=tip></div></div>\n");
     h.push_str("<div id=flow-detail></div>\n");
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<noscript><p class=warn>The message-flow diagram needs JavaScript. The run had {} transmissions.</p></noscript>\n",
+        "<noscript><p class=warn>The message-flow diagram needs JavaScript. The run had {} transmissions.</p></noscript>",
         a.tx.len()
     );
 }
 
 /// The diagram's data: compact arrays, decoded by report.js.
-fn flow_data(run: &RunDir, a: &Analysis, start: Option<DateTime<FixedOffset>>) -> serde_json::Value {
+fn flow_data(
+    run: &RunDir,
+    a: &Analysis,
+    start: Option<DateTime<FixedOffset>>,
+) -> serde_json::Value {
     let lane_of: BTreeMap<Host, usize> = a.lanes.iter().enumerate().map(|(i, &h)| (h, i)).collect();
     let lane = |h: Host| lane_of.get(&h).copied().unwrap_or(0);
     let kinds: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
@@ -559,27 +584,26 @@ fn flow_data(run: &RunDir, a: &Analysis, start: Option<DateTime<FixedOffset>>) -
             ])
         })
         .collect();
-    let tx: Vec<serde_json::Value> = a
-        .tx
-        .iter()
-        .map(|t| {
-            let (failed, err) = match &t.failed {
-                Some((ft, e)) => (*ft as i64, error_ix(e)),
-                None => (-1, -1),
-            };
-            json!([
-                t.msg,
-                lane(t.from),
-                lane(t.to),
-                t.attempt,
-                t.sent,
-                t.received.map(|r| r as i64).unwrap_or(-1),
-                failed,
-                u8::from(t.duplicate),
-                err
-            ])
-        })
-        .collect();
+    let tx: Vec<serde_json::Value> =
+        a.tx.iter()
+            .map(|t| {
+                let (failed, err) = match &t.failed {
+                    Some((ft, e)) => (*ft as i64, error_ix(e)),
+                    None => (-1, -1),
+                };
+                json!([
+                    t.msg,
+                    lane(t.from),
+                    lane(t.to),
+                    t.attempt,
+                    t.sent,
+                    t.received.map(|r| r as i64).unwrap_or(-1),
+                    failed,
+                    u8::from(t.duplicate),
+                    err
+                ])
+            })
+            .collect();
     let faults: Vec<serde_json::Value> = a
         .faults
         .iter()
@@ -597,14 +621,16 @@ fn flow_data(run: &RunDir, a: &Analysis, start: Option<DateTime<FixedOffset>>) -
     let mut jumps: Vec<serde_json::Value> = Vec::new();
     for (i, m) in a.msgs.iter().enumerate() {
         let Some(label) = &m.label else { continue };
-        let (lo, hi) = a
-            .tx
-            .iter()
-            .filter(|t| t.msg == i)
-            .fold((u64::MAX, 0), |(lo, hi), t| {
-                let end = t.received.or(t.failed.as_ref().map(|f| f.0)).unwrap_or(t.sent);
-                (lo.min(t.sent), hi.max(end))
-            });
+        let (lo, hi) =
+            a.tx.iter()
+                .filter(|t| t.msg == i)
+                .fold((u64::MAX, 0), |(lo, hi), t| {
+                    let end = t
+                        .received
+                        .or(t.failed.as_ref().map(|f| f.0))
+                        .unwrap_or(t.sent);
+                    (lo.min(t.sent), hi.max(end))
+                });
         if lo > hi {
             continue;
         }
@@ -654,7 +680,8 @@ fn latency_chart(id: &str, rows: &[(String, &str, &Dist)]) -> String {
     let max = rows.iter().map(|r| r.2.max).max().unwrap_or(1).max(100) as f64;
     let lo = 10f64.log10();
     let hi = (max * 1.5).log10();
-    let x = |ms: u64| left + ((ms.max(10) as f64).log10() - lo) / (hi - lo) * (width - left - right);
+    let x =
+        |ms: u64| left + ((ms.max(10) as f64).log10() - lo) / (hi - lo) * (width - left - right);
     let mut out = format!(
         "<svg class=chart id=\"{id}\" viewBox=\"0 0 {width} {height}\" role=img aria-label=\"Delivery latency percentiles\">"
     );
@@ -831,7 +858,9 @@ fn measures(h: &mut String, run: &RunDir, a: &Analysis, start: Option<DateTime<F
             .map(|(k, d)| (kind_label(*k).to_string(), color(*k), d))
             .collect();
         h.push_str(&latency_chart("latency-kind-chart", &rows));
-        h.push_str("<p class=small>Box: p50 to p90; bar: p99; dot: maximum; logarithmic time axis.</p>\n");
+        h.push_str(
+            "<p class=small>Box: p50 to p90; bar: p99; dot: maximum; logarithmic time axis.</p>\n",
+        );
         h.push_str(&histogram_chart(a));
 
         h.push_str("<h3>Delivery latency by recipient</h3>\n");
@@ -845,7 +874,12 @@ fn measures(h: &mut String, run: &RunDir, a: &Analysis, start: Option<DateTime<F
             );
             for (k, r, d) in &a.by_kind_recipient {
                 if r == m {
-                    let _ = write!(h, "<tr><td></td><td>{}</td>{}</tr>", kind_chip(*k), dist_cells(d));
+                    let _ = write!(
+                        h,
+                        "<tr><td></td><td>{}</td>{}</tr>",
+                        kind_chip(*k),
+                        dist_cells(d)
+                    );
                 }
             }
         }
@@ -861,7 +895,11 @@ fn measures(h: &mut String, run: &RunDir, a: &Analysis, start: Option<DateTime<F
     // Transmissions per message.
     h.push_str("<h3>Messages per inject</h3>\n<p class=sub>Transmissions each message took: its publish attempts plus every delivery attempt, redeliveries included.</p>\n");
     h.push_str("<table id=per-inject><thead><tr><th>Inject</th><th>Message</th><th class=num>recipients</th><th class=num>transmissions</th><th class=num>retries</th><th class=num>failed attempts</th><th class=num>duplicates discarded</th><th class=num>last receipt</th></tr></thead><tbody>");
-    for m in a.msgs.iter().filter(|m| m.label.is_some() || m.inject.is_some()) {
+    for m in a
+        .msgs
+        .iter()
+        .filter(|m| m.label.is_some() || m.inject.is_some())
+    {
         let at = m.at.or(m.published).unwrap_or(0);
         let last = m.delivered.values().map(|d| d.0).max();
         let _ = write!(
@@ -923,16 +961,18 @@ fn measures(h: &mut String, run: &RunDir, a: &Analysis, start: Option<DateTime<F
 
     // Policy.
     h.push_str("<h3>Withheld and redacted by policy</h3>\n");
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<p class=sub>What the sharing policy <b>{}</b> kept back, and why.</p>\n",
+        "<p class=sub>What the sharing policy <b>{}</b> kept back, and why.</p>",
         esc(&run.summary.policy)
     );
     let mut withheld: BTreeMap<(Kind, Ministry, String), u32> = BTreeMap::new();
     let mut redacted: BTreeMap<(Kind, Ministry, String, String), u32> = BTreeMap::new();
     for m in &a.msgs {
         for w in &m.withheld {
-            *withheld.entry((m.kind, w.to, w.reason.clone())).or_default() += 1;
+            *withheld
+                .entry((m.kind, w.to, w.reason.clone()))
+                .or_default() += 1;
         }
         for r in &m.redacted {
             *redacted

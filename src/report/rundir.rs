@@ -57,11 +57,13 @@ impl RunDir {
         if !summary_path.is_file() {
             return Err(RunDirError::NotARun(dir.display().to_string()));
         }
-        let text = std::fs::read_to_string(&summary_path).map_err(|e| unreadable(&summary_path, e))?;
+        let text =
+            std::fs::read_to_string(&summary_path).map_err(|e| unreadable(&summary_path, e))?;
         let summary: Summary =
             serde_json::from_str(&text).map_err(|e| unreadable(&summary_path, e))?;
         let events_path = dir.join(EVENTS);
-        let text = std::fs::read_to_string(&events_path).map_err(|e| unreadable(&events_path, e))?;
+        let text =
+            std::fs::read_to_string(&events_path).map_err(|e| unreadable(&events_path, e))?;
         let events = read_jsonl(&text).map_err(|e| unreadable(&events_path, e))?;
 
         let mut warnings = Vec::new();

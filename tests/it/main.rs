@@ -6,6 +6,7 @@ mod bad_input;
 mod determinism;
 mod faults;
 mod live;
+mod msel;
 mod policy;
 mod scenarios;
 mod support;

@@ -134,6 +134,7 @@ pub fn audit(events: &[Event], seed: u64) -> (usize, usize) {
                 from,
                 kind,
                 recipients: r,
+                ..
             } => {
                 assert!(
                     recipients
