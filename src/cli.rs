@@ -63,6 +63,10 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The scenario as an exercise's Master Scenario Events List (MSEL):
+    /// `msel FILE` prints it, `msel FILE --csv` writes it as CSV for a
+    /// spreadsheet, `msel import TABLE.csv` turns such a table into a scenario.
+    Msel(MselArgs),
     /// Checks scenario files without running them.
     Validate {
         /// Scenario files (YAML).
@@ -88,6 +92,52 @@ pub enum Command {
         #[arg(long)]
         events: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true, arg_required_else_help = true)]
+pub struct MselArgs {
+    #[command(subcommand)]
+    pub command: Option<MselCommand>,
+    /// The scenario file (YAML) to export.
+    pub file: Option<PathBuf>,
+    /// Write CSV (one row per inject, columns as `gcif-sim msel import` reads them).
+    #[arg(long)]
+    pub csv: bool,
+    /// Write to this file instead of standard output.
+    #[arg(long, short)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MselCommand {
+    /// Turns an MSEL table (CSV: time, from, to, kind, message, expected
+    /// action, …) into a scenario skeleton in YAML that validates and runs.
+    Import {
+        /// The table (CSV; `,`, `;` or tab delimited).
+        file: PathBuf,
+        /// Write the scenario here instead of standard output.
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+        /// Overwrite `--out` if it exists.
+        #[arg(long)]
+        force: bool,
+        /// The scenario's start (RFC 3339, e.g. 2019-01-14T21:00:00-06:00)
+        /// [default: from the table's dates, else 2019-01-01T00:00:00-06:00].
+        #[arg(long, value_parser = parse_rfc3339)]
+        start: Option<chrono::DateTime<chrono::FixedOffset>>,
+        /// The scenario's name [default: from the file name].
+        #[arg(long)]
+        name: Option<String>,
+        /// The scenario's title [default: from the file name].
+        #[arg(long)]
+        title: Option<String>,
+    },
+}
+
+fn parse_rfc3339(s: &str) -> Result<chrono::DateTime<chrono::FixedOffset>, String> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map_err(|e| format!("{e}: expected RFC 3339, e.g. 2019-01-14T21:00:00-06:00"))
 }
 
 /// Prints to standard output, ignoring a closed pipe (`gcif-sim … | head`):
@@ -136,6 +186,13 @@ pub fn dispatch(cli: Cli) -> ExitCode {
             html,
             json,
         } => match compare(&run_a, &run_b, html.as_deref(), json) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("gcif-sim: {e:#}");
+                ExitCode::from(BAD_INPUT)
+            }
+        },
+        Command::Msel(args) => match msel(args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("gcif-sim: {e:#}");
@@ -234,6 +291,58 @@ fn validate(files: &[PathBuf]) -> ExitCode {
     } else {
         ExitCode::from(BAD_INPUT)
     }
+}
+
+fn msel(args: MselArgs) -> anyhow::Result<()> {
+    use gcif_sim::msel;
+    let (text, out) = match args.command {
+        Some(MselCommand::Import {
+            file,
+            out,
+            force,
+            start,
+            name,
+            title,
+        }) => {
+            if let Some(out) = &out {
+                anyhow::ensure!(
+                    force || !out.exists(),
+                    "{} exists; pass --force to overwrite it",
+                    out.display()
+                );
+            }
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let table = String::from_utf8(bytes).map_err(|e| {
+                anyhow::anyhow!(
+                    "{}: not UTF-8 (byte {}); save the table as \"CSV UTF-8\"",
+                    file.display(),
+                    e.utf8_error().valid_up_to()
+                )
+            })?;
+            let opts = msel::ImportOptions { name, title, start };
+            let yaml = msel::import_csv(&table, &file.display().to_string(), &opts)?;
+            (yaml, out)
+        }
+        None => {
+            let Some(file) = args.file else {
+                anyhow::bail!("give a scenario file, or `msel import TABLE.csv`");
+            };
+            let scenario = scenario::load(&file)?;
+            let text = if args.csv {
+                msel::export_csv(&scenario)
+            } else {
+                msel::to_text(&scenario)
+            };
+            (text, args.out)
+        }
+    };
+    match out {
+        Some(path) => std::fs::write(&path, text)
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        None => out!("{text}"),
+    }
+    Ok(())
 }
 
 /// Writes the HTML report of the run in `dir`.

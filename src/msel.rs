@@ -124,10 +124,88 @@ pub const DEFAULT_START: &str = "2019-01-01T00:00:00-06:00";
 /// `(refused: <reason>)`. `payload` is one-line JSON with the scenario file's
 /// keys, which is also valid YAML flow. Generated traffic is not listed.
 pub fn export_csv(scenario: &Scenario) -> String {
+    let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
+    let header = std::iter::once(COLUMNS.map(String::from).to_vec());
+    for row in header.chain(rows(scenario)) {
+        // Writing to memory cannot fail, and every row has the same length.
+        w.write_record(&row).expect("writing CSV to memory");
+    }
+    let bytes = w.into_inner().expect("flushing CSV to memory");
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// The MSEL as text for a terminal: one block per inject with its time,
+/// sender, recipients and kind, then the message, the expected action and the
+/// objective, wrapped.
+pub fn to_text(scenario: &Scenario) -> String {
+    use std::fmt::Write as _;
+    let col = |name: &str| COLUMNS.iter().position(|c| *c == name).unwrap_or(0);
+    let mut out = format!(
+        "MSEL: {} ({}), start {}\n",
+        scenario.title,
+        scenario.name,
+        scenario.start.to_rfc3339_opts(SecondsFormat::AutoSi, false)
+    );
+    let rows = rows(scenario);
+    if rows.is_empty() {
+        out += "\nno injects (generated traffic is not part of an MSEL)\n";
+    }
+    for row in rows {
+        let _ = write!(
+            out,
+            "\n#{} at {} ({}) · {} {} → {}\n",
+            row[col("#")],
+            row[col("time")],
+            row[col("datetime")],
+            row[col("from")],
+            row[col("kind")].replace('_', " "),
+            row[col("to")].replace("; ", ", "),
+        );
+        for (title, name) in [
+            ("message", "message"),
+            ("expected action", "expected action"),
+            ("objective", "objective"),
+        ] {
+            let cell = &row[col(name)];
+            if !cell.is_empty() {
+                out += &wrap(&format!("{title}: {cell}"), 78, "    ", "      ");
+            }
+        }
+    }
+    out
+}
+
+/// `text` wrapped at `width` columns, the first line indented by `first`,
+/// the others by `rest`.
+fn wrap(text: &str, width: usize, first: &str, rest: &str) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    let mut indent = first;
+    for word in text.split_whitespace() {
+        if !line.is_empty()
+            && indent.len() + line.chars().count() + 1 + word.chars().count() > width
+        {
+            out += &format!("{indent}{line}\n");
+            line.clear();
+            indent = rest;
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line += word;
+    }
+    if !line.is_empty() {
+        out += &format!("{indent}{line}\n");
+    }
+    out
+}
+
+/// The MSEL's data rows, cells in [`COLUMNS`] order.
+fn rows(scenario: &Scenario) -> Vec<Vec<String>> {
     let mut order: Vec<usize> = (0..scenario.injects.len()).collect();
     order.sort_by_key(|&i| scenario.injects[i].at);
     let routes = route_injects(scenario, &order);
-    let mut rows: Vec<Vec<String>> = vec![COLUMNS.iter().map(|c| c.to_string()).collect()];
+    let mut rows: Vec<Vec<String>> = Vec::new();
     for (n, &i) in order.iter().enumerate() {
         let inj = &scenario.injects[i];
         let datetime = i64::try_from(inj.at.as_millis())
@@ -167,13 +245,7 @@ pub fn export_csv(scenario: &Scenario) -> String {
             payload_cell(scenario, inj),
         ]);
     }
-    let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
-    for row in &rows {
-        // Writing to memory cannot fail, and every row has the same length.
-        w.write_record(row).expect("writing CSV to memory");
-    }
-    let bytes = w.into_inner().expect("flushing CSV to memory");
-    String::from_utf8_lossy(&bytes).into_owned()
+    rows
 }
 
 /// Labels of the injects `inj` updates or cancels.
@@ -808,7 +880,9 @@ enum To {
     Refused,
 }
 
-fn parse_to(s: &str) -> Result<Option<To>, String> {
+/// The `to` cell of a row sent by `from`; `all` (or `everyone`) is every
+/// ministry but the sender.
+fn parse_to(s: &str, from: Ministry) -> Result<Option<To>, String> {
     let t = s.trim();
     let lower = t.to_lowercase();
     if lower.starts_with("(refused") || lower.starts_with("refused") || lower == "rejected" {
@@ -820,6 +894,16 @@ fn parse_to(s: &str) -> Result<Option<To>, String> {
     ) {
         return Ok(None);
     }
+    if t == "*"
+        || matches!(
+            squash(t).as_str(),
+            "all" | "everyone" | "allpartners" | "allparticipants" | "allministries"
+        )
+    {
+        return Ok(Some(To::Recipients(
+            Ministry::ALL.into_iter().filter(|&m| m != from).collect(),
+        )));
+    }
     let mut out = Vec::new();
     for part in t.split([';', ',', '|', '/', '\n']) {
         let part = part.trim();
@@ -827,7 +911,10 @@ fn parse_to(s: &str) -> Result<Option<To>, String> {
             continue;
         }
         let m = parse_ministry(part).map_err(|e| {
-            format!("{e}; several recipients are separated by `;` or `,`, e.g. GT-MINGOB; SV-MJSP")
+            format!(
+                "{e}; several recipients are separated by `;` or `,`, e.g. GT-MINGOB; SV-MJSP \
+                 (`all` is every other ministry)"
+            )
         })?;
         if !out.contains(&m) {
             out.push(m);
@@ -1063,7 +1150,7 @@ impl Table<'_> {
             }
         };
         let to = match self.cell(row, Field::To) {
-            Some(c) => parse_to(c).map_err(|e| at_err(Field::To, e))?,
+            Some(c) => parse_to(c, from).map_err(|e| at_err(Field::To, e))?,
             None => None,
         };
         if let Some(To::Recipients(list)) = &to
