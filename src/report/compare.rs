@@ -160,39 +160,21 @@ fn protocol(s: &Scenario) -> String {
     )
 }
 
-/// The lines that differ between two texts (a longest-common-subsequence diff).
+/// The lines that differ between two texts: `-` with its line in `a`, `+`
+/// with its line in `b` (Myers' diff, by the `similar` crate).
 fn line_diff(a: &str, b: &str) -> Vec<(char, usize, String)> {
-    let a: Vec<&str> = a.lines().collect();
-    let b: Vec<&str> = b.lines().collect();
-    // Scenario files are small; guard against pathological inputs all the same.
-    if a.len() * b.len() > 25_000_000 {
-        return vec![('!', 0, "files too large to compare line by line".into())];
-    }
-    let (n, m) = (a.len(), b.len());
-    let mut lcs = vec![vec![0u32; m + 1]; n + 1];
-    for i in (0..n).rev() {
-        for j in (0..m).rev() {
-            lcs[i][j] = if a[i] == b[j] {
-                lcs[i + 1][j + 1] + 1
-            } else {
-                lcs[i + 1][j].max(lcs[i][j + 1])
-            };
-        }
-    }
-    let (mut i, mut j, mut out) = (0, 0, Vec::new());
-    while i < n || j < m {
-        if i < n && j < m && a[i] == b[j] {
-            i += 1;
-            j += 1;
-        } else if j < m && (i == n || lcs[i][j + 1] >= lcs[i + 1][j]) {
-            out.push(('+', j + 1, b[j].to_string()));
-            j += 1;
-        } else {
-            out.push(('-', i + 1, a[i].to_string()));
-            i += 1;
-        }
-    }
-    out
+    use similar::ChangeTag;
+    similar::TextDiff::from_lines(a, b)
+        .iter_all_changes()
+        .filter_map(|c| {
+            let text = c.value().trim_end_matches(['\n', '\r']).to_string();
+            match c.tag() {
+                ChangeTag::Delete => Some(('-', c.old_index()? + 1, text)),
+                ChangeTag::Insert => Some(('+', c.new_index()? + 1, text)),
+                ChangeTag::Equal => None,
+            }
+        })
+        .collect()
 }
 
 fn read_scenario_text(run: &RunDir) -> Option<String> {

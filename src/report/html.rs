@@ -31,14 +31,19 @@ pub fn esc(s: &str) -> String {
     out
 }
 
-/// Simulated time since start, `+1d 02:03:04`.
+/// Simulated time since start, `+1d 02:03:04` (with `.mmm` when not on a second).
 pub fn offset(t: u64) -> String {
-    let s = t / 1000;
+    let (s, ms) = (t / 1000, t % 1000);
     let (d, h, m, s) = (s / 86_400, s % 86_400 / 3600, s % 3600 / 60, s % 60);
-    if d > 0 {
-        format!("+{d}d {h:02}:{m:02}:{s:02}")
+    let frac = if ms > 0 {
+        format!(".{ms:03}")
     } else {
-        format!("+{h:02}:{m:02}:{s:02}")
+        String::new()
+    };
+    if d > 0 {
+        format!("+{d}d {h:02}:{m:02}:{s:02}{frac}")
+    } else {
+        format!("+{h:02}:{m:02}:{s:02}{frac}")
     }
 }
 
@@ -84,10 +89,19 @@ fn kind_chip(k: Kind) -> String {
     )
 }
 
+/// `1 fault`, `2 faults`, `3 deliveries`.
+fn plural(n: usize, word: &str) -> String {
+    match (n, word.strip_suffix('y')) {
+        (1, _) => format!("1 {word}"),
+        (_, Some(stem)) => format!("{n} {stem}ies"),
+        _ => format!("{n} {word}s"),
+    }
+}
+
 /// A link that follows a message in the diagram.
 fn msg_link(id: &str) -> String {
     format!(
-        "<a href=\"#flow-section\" data-msg=\"{0}\" class=mono>{0}</a>",
+        "<a href=\"#msg={0}\" data-msg=\"{0}\" class=mono>{0}</a>",
         esc(id)
     )
 }
@@ -196,13 +210,13 @@ fn header(h: &mut String, run: &RunDir, a: &Analysis, start: Option<DateTime<Fix
     );
     let _ = write!(
         h,
-        " {} messages published, {} accepted, {} refused; {} deliveries made, {} missing; {} faults.",
-        s.published,
+        " {} published, {} accepted, {} refused; {} made, {} missing; {}.",
+        plural(s.published, "message"),
         s.accepted,
         s.rejected,
-        s.deliveries,
+        plural(s.deliveries, "delivery"),
         lost,
-        a.faults.len()
+        plural(a.faults.len(), "fault")
     );
     if !failed.is_empty() {
         h.push_str("<ul>");

@@ -136,6 +136,11 @@
     }
     var aggregated = inView.length > AGG_LIMIT;
     if (aggregated) drawAggregated(inView); else inView.forEach(drawTx);
+    // What is drawn, for tests and for anyone reading the DOM.
+    svg.setAttribute("data-mode", aggregated ? "aggregated" : "arrows");
+    svg.setAttribute("data-in-view", String(inView.length));
+    svg.setAttribute("data-arrows", String(svg.querySelectorAll("g[data-tx]").length));
+    svg.setAttribute("data-view", Math.round(view.t0) + "-" + Math.round(view.t1));
     status.textContent = "Showing " + fmtT(view.t0) + " – " + fmtT(view.t1) + " (" + clock(view.t0) + " – " +
       clock(view.t1) + "): " + inView.length.toLocaleString("en") + " transmissions" +
       (aggregated ? " — too many to draw one by one, so each lane shows its load per time row (darker = busier; red = failed attempts) with the scripted injects' arrows on top. Drag, click a cell or zoom in for single arrows."
@@ -203,7 +208,7 @@
         maxN = Math.max(maxN, d.sent + d.recv);
       }
       if (x[6] >= view.t0 && x[6] <= view.t1) cell(x[1], x[6]).failed++;
-      if (m[3]) injectTx.push(k);
+      if (m[3] || x[0] === selected) injectTx.push(k);
     });
     var rowH = HEIGHT / ROWS;
     Object.keys(cells).forEach(function (key) {
@@ -230,8 +235,9 @@
   function select(mi) {
     selected = mi;
     draw();
-    if (mi < 0) { detail.innerHTML = ""; return; }
+    if (mi < 0) { detail.innerHTML = ""; setHash(""); return; }
     var m = D.msgs[mi];
+    setHash("msg=" + m[0]);
     var rows = [];
     D.tx.forEach(function (x) {
       if (x[0] !== mi) return;
@@ -324,17 +330,47 @@
     if (j[3] >= 0) select(j[3]);
     zoomTo(j[1], j[2]);
   });
-  // Links in the report's tables: #flow:MSG-ID follows that message.
+  // Links in the report's tables (href #msg=ID) follow that message.
   Array.prototype.forEach.call(document.querySelectorAll("a[data-msg]"), function (a) {
-    a.addEventListener("click", function () {
+    a.addEventListener("click", function (ev) {
       var id = a.getAttribute("data-msg");
       for (var i = 0; i < D.msgs.length; i++) if (D.msgs[i][0] === id) {
+        ev.preventDefault();
         select(i);
         document.getElementById("flow-fit-msg").click();
+        document.getElementById("flow-section").scrollIntoView();
         return;
       }
     });
   });
   svg.addEventListener("click", function () { hideTip(); });
-  draw();
+
+  // Deep links: #msg=GT-MINGOB-000029 follows a message, #t=START-END shows
+  // that time range (simulated ms since the start).
+  function setHash(h) {
+    if (history.replaceState) history.replaceState(null, "", h ? "#" + h : location.pathname + location.search);
+  }
+  function fromHash() {
+    var h = decodeURIComponent(location.hash.replace(/^#/, ""));
+    var m = /^msg=(.+)$/.exec(h);
+    if (m) {
+      for (var i = 0; i < D.msgs.length; i++) if (D.msgs[i][0] === m[1]) {
+        select(i);
+        document.getElementById("flow-fit-msg").click();
+        document.getElementById("flow-section").scrollIntoView();
+        return true;
+      }
+      status.textContent = "No message " + m[1] + " in this run.";
+      return true;
+    }
+    var t = /^t=(\d+)-(\d+)$/.exec(h);
+    if (t && Number(t[2]) > Number(t[1])) {
+      zoomTo(Number(t[1]), Number(t[2]));
+      document.getElementById("flow-section").scrollIntoView();
+      return true;
+    }
+    return false;
+  }
+  window.addEventListener("hashchange", fromHash);
+  if (!fromHash()) draw();
 })();

@@ -8,5 +8,6 @@ mod faults;
 mod live;
 mod msel;
 mod policy;
+mod report;
 mod scenarios;
 mod support;
