@@ -782,6 +782,21 @@ fn histogram_chart(a: &Analysis) -> String {
         width - 10.0,
         top + plot_h
     );
+    // A logarithmic count axis, so a tail of a few late deliveries shows
+    // next to thousands of prompt ones.
+    let scale = |n: u64| (1.0 + n as f64).log10() / (1.0 + max).log10() * plot_h;
+    let mut tick = 1u64;
+    while tick as f64 <= max {
+        let ty = top + plot_h - scale(tick);
+        let _ = write!(
+            out,
+            "<line class=grid x1={left} x2={} y1={ty:.1} y2={ty:.1} /><text x={:.1} y={:.1} text-anchor=end>{tick}</text>",
+            width - 10.0,
+            left - 4.0,
+            ty + 3.5
+        );
+        tick *= 10;
+    }
     let bar_w = group_w * 0.8 / a.by_kind.len().max(1) as f64;
     for b in 0..n_buckets {
         let gx = left + group_w * b as f64;
@@ -798,7 +813,7 @@ fn histogram_chart(a: &Analysis) -> String {
             if n == 0 {
                 continue;
             }
-            let hgt = (n as f64 / max) * plot_h;
+            let hgt = scale(u64::from(n));
             let _ = write!(
                 out,
                 "<rect x={:.1} y={:.1} width={:.1} height={:.1} fill={}><title>{}: {n} deliveries {}</title></rect>",
@@ -814,7 +829,7 @@ fn histogram_chart(a: &Analysis) -> String {
     }
     let _ = write!(
         out,
-        "<text x={left} y={:.1}>deliveries by latency bucket (bar height: count, the highest = {})</text>",
+        "<text x={left} y={:.1}>deliveries by latency bucket (logarithmic count axis; the highest bar = {})</text>",
         height - 6.0,
         max as u64
     );

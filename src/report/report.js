@@ -102,7 +102,8 @@
       var c = el("text", { x: 4, y: y(t) + 14, "class": "tick-label" }, svg);
       c.textContent = clock(t).slice(5);
     }
-    // fault bands
+    // fault bands (their labels go on top of everything, at the end)
+    var labels = [];
     D.faults.forEach(function (f, fi) {
       if (f[3] < view.t0 || f[2] > view.t1) return;
       var xs = f[1].map(function (l) { return laneX[l]; });
@@ -115,10 +116,7 @@
       r.addEventListener("mouseleave", hideTip);
       r.addEventListener("click", function () { zoomTo(f[2] - (f[3] - f[2]) * 0.15, f[3] + (f[3] - f[2]) * 0.6); });
       r.style.cursor = "pointer";
-      if (y0 > TOP - 1) {
-        var bl = el("text", { x: x0 + 3, y: y0 + 11, "class": "band-label" }, svg);
-        bl.textContent = f[4];
-      }
+      if (y0 > TOP - 1) labels.push([x0 + 3, y0 + 11, f[4]]);
     });
     // lanes
     D.lanes.forEach(function (name, i) {
@@ -136,6 +134,10 @@
     }
     var aggregated = inView.length > AGG_LIMIT;
     if (aggregated) drawAggregated(inView); else inView.forEach(drawTx);
+    labels.forEach(function (l) {
+      var t = el("text", { x: l[0], y: l[1], "class": "band-label" }, svg);
+      t.textContent = l[2];
+    });
     // What is drawn, for tests and for anyone reading the DOM.
     svg.setAttribute("data-mode", aggregated ? "aggregated" : "arrows");
     svg.setAttribute("data-in-view", String(inView.length));
