@@ -249,8 +249,25 @@ fn header(h: &mut String, run: &RunDir, a: &Analysis, start: Option<DateTime<Fix
     let _ = write!(
         h,
         "<h3>Reproduce this run</h3><pre class=cmd>{} --out {dir}\ngcif-sim report {dir}</pre>\n\
-         <p class=small>Same scenario file, same seed and same build give a byte-identical event log.{}</p>\n",
+         <p class=small>From the directory the run was made in. {}Same scenario, same seed and the \
+         same build (gcif-sim {}) give a byte-identical event log.{}</p>\n",
         esc(&s.command),
+        if run.dir.join(super::rundir::SCENARIO).is_file() {
+            format!(
+                "The scenario as played is kept with the run, so from anywhere: \
+                 <code>gcif-sim run {} --seed {}</code>. ",
+                esc(&shell_word(
+                    &std::path::absolute(run.dir.join(super::rundir::SCENARIO))
+                        .unwrap_or_else(|_| run.dir.join(super::rundir::SCENARIO))
+                        .display()
+                        .to_string()
+                )),
+                s.seed
+            )
+        } else {
+            String::new()
+        },
+        esc(&s.version),
         if start.is_none() {
             " (The start time could not be read.)"
         } else {
