@@ -1,6 +1,7 @@
 //! `cargo bench`: wall time of every shipped scenario and of the scenarios in
 //! `benches/` (~10,000 messages over five simulated days; a storm of 80 faults),
-//! with deliveries per wall-clock second.
+//! with deliveries per wall-clock second, then the time `gcif-sim report`
+//! takes to turn the run into report.html, and the report's size.
 //! Figures are recorded in BENCHMARKS.md. The wall clock is read here, in the
 //! benchmark, never in the simulated path.
 
@@ -33,6 +34,45 @@ fn measure(file: &Path, n: usize) -> (Duration, usize, usize, bool) {
     (times[n / 2], counts.0, counts.1, counts.2)
 }
 
+/// Runs the CLI on `file` into a scratch directory, then times
+/// `gcif-sim report` on it `n` times; returns the median and the report's size.
+fn measure_report(file: &Path, n: usize) -> (Duration, u64) {
+    let exe = env!("CARGO_BIN_EXE_gcif-sim");
+    let dir = std::env::temp_dir().join(format!(
+        "gcif-sim-bench-{}-{}",
+        std::process::id(),
+        file.file_stem().unwrap().to_string_lossy()
+    ));
+    let out = std::process::Command::new(exe)
+        .args([
+            "run",
+            file.to_str().unwrap(),
+            "--json",
+            "--out",
+            dir.to_str().unwrap(),
+        ])
+        .output()
+        .expect("running gcif-sim");
+    assert!(
+        out.status.code().is_some_and(|c| c <= 1),
+        "gcif-sim run failed"
+    );
+    let mut times = Vec::new();
+    for _ in 0..n {
+        let t0 = Instant::now();
+        let out = std::process::Command::new(exe)
+            .args(["report", dir.to_str().unwrap()])
+            .output()
+            .expect("running gcif-sim report");
+        times.push(t0.elapsed());
+        assert!(out.status.success(), "gcif-sim report failed");
+    }
+    let size = std::fs::metadata(dir.join("report.html")).map_or(0, |m| m.len());
+    let _ = std::fs::remove_dir_all(&dir);
+    times.sort();
+    (times[n / 2], size)
+}
+
 fn main() {
     // `cargo bench -- <filter>` passes extra arguments; accept and ignore `--bench`.
     let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with("--"));
@@ -51,8 +91,15 @@ fn main() {
     extra.sort();
     files.extend(extra);
     println!(
-        "{:<32} {:>9} {:>11} {:>12} {:>16} {:>6}",
-        "scenario", "messages", "deliveries", "wall (med)", "deliveries/s", "ok"
+        "{:<32} {:>9} {:>11} {:>12} {:>16} {:>6} {:>13} {:>10}",
+        "scenario",
+        "messages",
+        "deliveries",
+        "wall (med)",
+        "deliveries/s",
+        "ok",
+        "report (med)",
+        "report MB"
     );
     for file in files {
         let name = file.file_stem().unwrap().to_string_lossy().to_string();
@@ -60,14 +107,17 @@ fn main() {
             continue;
         }
         let (wall, messages, delivered, ok) = measure(&file, 3);
+        let (report, size) = measure_report(&file, 3);
         println!(
-            "{:<32} {:>9} {:>11} {:>10.3}s {:>16.0} {:>6}",
+            "{:<32} {:>9} {:>11} {:>10.3}s {:>16.0} {:>6} {:>12.3}s {:>10.2}",
             name,
             messages,
             delivered,
             wall.as_secs_f64(),
             delivered as f64 / wall.as_secs_f64(),
-            ok
+            ok,
+            report.as_secs_f64(),
+            size as f64 / 1e6
         );
     }
 }

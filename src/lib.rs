@@ -14,7 +14,9 @@
 //! - [`msel`]: a scenario as an exercise's Master Scenario Events List (CSV), and back.
 //! - [`sim`]: the deterministic driver: virtual clock, seeded RNG, injects, traffic.
 //! - [`live`]: the live driver: the hub on a real socket, in wall-clock time.
-//! - [`report`]: the event log, expectation checks and the run summary.
+//! - [`report`]: the event log, expectation checks, the run summary, the HTML
+//!   report (after-action review, message-flow diagram, service measures) and
+//!   the comparison of two runs.
 
 pub mod hub;
 pub mod live;
