@@ -371,6 +371,9 @@ impl Analysis {
                 by_pair.entry((m.kind, to)).or_default().push(latency);
             }
         }
+        // The run lasts its `duration` (plus any drain), even when the log
+        // falls quiet earlier.
+        let end = end.max(run.summary.end_ms);
         let fault_pending = faults
             .iter()
             .enumerate()

@@ -143,6 +143,10 @@
     svg.setAttribute("data-in-view", String(inView.length));
     svg.setAttribute("data-arrows", String(svg.querySelectorAll("g[data-tx]").length));
     svg.setAttribute("data-view", Math.round(view.t0) + "-" + Math.round(view.t1));
+    if (D.tx.length === 0) {
+      status.textContent = "No message was sent in this run: nothing to draw between the lanes.";
+      return;
+    }
     status.textContent = "Showing " + fmtT(view.t0) + " – " + fmtT(view.t1) + " (" + clock(view.t0) + " – " +
       clock(view.t1) + "): " + inView.length.toLocaleString("en") + " transmissions" +
       (aggregated ? " — too many to draw one by one, so each lane shows its load per time row (darker = busier; red = failed attempts) with the scripted injects' arrows on top. Drag, click a cell or zoom in for single arrows."

@@ -116,7 +116,8 @@ fn chromium() -> Option<PathBuf> {
 }
 
 /// Runs Chromium headless on `url` with `args`, waiting for it to exit (at
-/// most two minutes); returns its standard output.
+/// most two minutes); returns its standard output. Fails on any uncaught
+/// script error or console error the page logs.
 fn browse(browser: &Path, args: &[String], url: &str) -> String {
     let _one = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
     let profile = scratch(&format!("chromium-{}", url.len() + args.len()));
@@ -131,21 +132,26 @@ fn browse(browser: &Path, args: &[String], url: &str) -> String {
             "--disable-component-update",
             "--disable-sync",
             "--hide-scrollbars",
+            "--enable-logging=stderr",
+            "--v=0",
         ])
         .arg(format!("--user-data-dir={}", profile.display()))
         .args(args)
         .arg(url)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("starting Chromium");
-    let mut stdout = child.stdout.take().expect("piped stdout");
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = std::io::Read::read_to_string(&mut stdout, &mut s);
-        s
-    });
+    let read_all = |mut pipe: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = pipe.read_to_string(&mut s);
+            s
+        })
+    };
+    let reader = read_all(Box::new(child.stdout.take().expect("piped stdout")));
+    let log = read_all(Box::new(child.stderr.take().expect("piped stderr")));
     let deadline = Instant::now() + Duration::from_secs(120);
     let status = loop {
         if let Some(status) = child.try_wait().expect("waiting for Chromium") {
@@ -157,8 +163,22 @@ fn browse(browser: &Path, args: &[String], url: &str) -> String {
         }
         std::thread::sleep(Duration::from_millis(50));
     };
-    assert!(status.success(), "Chromium failed on {url}: {status}");
+    let log = log.join().expect("reading Chromium's log");
+    assert!(
+        status.success(),
+        "Chromium failed on {url}: {status}\n{log}"
+    );
     let _ = std::fs::remove_dir_all(&profile);
+    let page_errors: Vec<&str> = log
+        .lines()
+        .filter(|l| {
+            l.contains(":CONSOLE") && (l.contains("Uncaught") || l.contains("ERROR:CONSOLE"))
+        })
+        .collect();
+    assert!(
+        page_errors.is_empty(),
+        "{url}: script errors:\n{page_errors:#?}"
+    );
     reader.join().expect("reading Chromium's output")
 }
 
@@ -597,4 +617,66 @@ fn an_msel_goes_out_to_a_spreadsheet_and_comes_back() {
         assert!(listing.contains(&from), "{listing}");
     }
     assert!(listing.contains("expected action: HN-SEDS checks F0731542"));
+}
+
+#[test]
+fn reports_of_unusual_runs_render_without_errors() {
+    let dir = scratch("unusual");
+    let cases: [(&str, &str, i32); 4] = [
+        ("nothing", "start: 2020-03-01T00:00:00Z\nduration: 10m\n", 0),
+        (
+            "two-participants",
+            "title: One alert, two participants\nstart: 2020-03-01T08:00:00Z\nduration: 1h\n\
+             participants: [HN-SEDS, GT-MINGOB]\ninjects:\n  - at: 0s\n    from: HN-SEDS\n    \
+             caravan_alert: { caravan_id: C1, location: { name: Corinto, country: HN } }\n",
+            0,
+        ),
+        (
+            "markup-and-refusals",
+            "title: <script>alert(1)</script> & \"quotes\"\nstart: 2020-03-01T08:00:00-06:00\n\
+             duration: 2h\ninjects:\n  - id: red-1\n    at: 10m\n    from: SV-MJSP\n    \
+             handling: red\n    message: \"A <b>red</b> & secret lead\"\n    document_flag: { \
+             document: { kind: passport, issuer: SV, number: \"A<1>\" }, holder: { name: \"O'Brien \
+             <x>\" }, indicators: [x], detected_at: { name: El Amatillo, country: SV } }\n\
+             expect:\n  - { inject: red-1, rejected: false }\n",
+            1,
+        ),
+        (
+            "faults-and-traffic",
+            "start: 2020-03-01T00:00:00-06:00\nduration: 6h\nfaults:\n  \
+             - { at: 1h, crash: SV-MJSP, for: 30m }\n  \
+             - { at: 2h, degrade: [US-DHS, GCIF], latency: 3s, for: 1h }\n  \
+             - { at: 5h, partition: [MX-SEGOB, GCIF], for: 1h }\n\
+             traffic:\n  - { kind: document_flag, from: [GT-MINGOB, SV-MJSP], every: 2m }\n  \
+             - { kind: cargo_notice, from: [HN-SEDS], every: 10m }\n",
+            0,
+        ),
+    ];
+    let browser = chromium();
+    for (name, yaml, code) in cases {
+        let file = dir.join(format!("{name}.yaml"));
+        std::fs::write(&file, yaml).unwrap();
+        let run = dir.join(name);
+        let html = run_with_report(&file, &run, &[], code);
+        assert_self_contained(&html, name);
+        assert!(
+            !html.contains("<script>alert(1)"),
+            "{name}: markup not escaped"
+        );
+        let Some(browser) = &browser else { continue };
+        let dom = dom(browser, &run.join("report.html"), "");
+        let view = attr(&dom, "<svg id=\"flow\"", "data-view")
+            .unwrap_or_else(|| panic!("{name}: the diagram was not drawn"));
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap())
+                .unwrap();
+        assert_eq!(
+            view,
+            format!("0-{}", summary["end_ms"]),
+            "{name}: the diagram spans the whole run"
+        );
+        if name == "nothing" {
+            assert!(dom.contains("No message was sent in this run"), "{name}");
+        }
+    }
 }
