@@ -126,6 +126,10 @@ pub enum MselCommand {
         /// [default: from the table's dates, else 2019-01-01T00:00:00-06:00].
         #[arg(long, value_parser = parse_rfc3339)]
         start: Option<chrono::DateTime<chrono::FixedOffset>>,
+        /// How to read numeric dates such as 03/02/2019: dmy (day first) or
+        /// mdy (month first) [default: from the table; a day above 12 decides].
+        #[arg(long)]
+        dates: Option<gcif_sim::msel::DateOrder>,
         /// The scenario's name [default: from the file name].
         #[arg(long)]
         name: Option<String>,
@@ -301,6 +305,7 @@ fn msel(args: MselArgs) -> anyhow::Result<()> {
             out,
             force,
             start,
+            dates,
             name,
             title,
         }) => {
@@ -320,7 +325,12 @@ fn msel(args: MselArgs) -> anyhow::Result<()> {
                     e.utf8_error().valid_up_to()
                 )
             })?;
-            let opts = msel::ImportOptions { name, title, start };
+            let opts = msel::ImportOptions {
+                name,
+                title,
+                start,
+                dates,
+            };
             let yaml = msel::import_csv(&table, &file.display().to_string(), &opts)?;
             (yaml, out)
         }

@@ -105,6 +105,33 @@ pub struct ImportOptions {
     /// The scenario's `start`; absolute times in the table become offsets
     /// from it. Default: derived from the table (see [`import_csv`]).
     pub start: Option<DateTime<FixedOffset>>,
+    /// How to read numeric dates such as `03/02/2019`. Default: from the
+    /// table itself (a day above 12 anywhere in it decides); an error when
+    /// the table leaves it open.
+    pub dates: Option<DateOrder>,
+}
+
+/// The order of day and month in a numeric date (`14/01/2019`, `1/14/19`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DateOrder {
+    /// `14/01/2019`, `14.01.2019`: Central America, Mexico, most of the world.
+    DayFirst,
+    /// `1/14/2019`: the United States.
+    MonthFirst,
+}
+
+impl std::str::FromStr for DateOrder {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<DateOrder, String> {
+        match squash(s).as_str() {
+            "dmy" | "dayfirst" | "ddmmyyyy" => Ok(DateOrder::DayFirst),
+            "mdy" | "monthfirst" | "mmddyyyy" => Ok(DateOrder::MonthFirst),
+            _ => Err(format!(
+                "`{s}`: expected dmy (14/01/2019) or mdy (1/14/2019)"
+            )),
+        }
+    }
 }
 
 /// The start used when the table has no absolute time and no `start` is given:
@@ -581,6 +608,11 @@ impl Field {
                 "eventno",
                 "eventnumber",
                 "seq",
+                // Spanish
+                "n",
+                "nº",
+                "numero",
+                "número",
             ],
             Field::Time => &[
                 "time",
@@ -590,9 +622,33 @@ impl Field {
                 "elapsed",
                 "elapsedtime",
                 "exercisetime",
+                "hora",
+                "tiempo",
+                "tiempodelescenario",
+                "horadelescenario",
             ],
-            Field::DateTime => &["datetime", "clock", "clocktime", "timestamp", "localtime"],
-            Field::From => &["from", "sender", "originator", "source", "sentby"],
+            Field::DateTime => &[
+                "datetime",
+                "clock",
+                "clocktime",
+                "timestamp",
+                "localtime",
+                "fecha",
+                "fechayhora",
+                "fechahora",
+            ],
+            Field::From => &[
+                "from",
+                "sender",
+                "originator",
+                "source",
+                "sentby",
+                "de",
+                "remitente",
+                "emisor",
+                "origen",
+                "enviadopor",
+            ],
             Field::To => &[
                 "to",
                 "recipients",
@@ -601,8 +657,22 @@ impl Field {
                 "receivers",
                 "sentto",
                 "addressees",
+                "para",
+                "destinatario",
+                "destinatarios",
+                "receptor",
+                "receptores",
             ],
-            Field::Kind => &["kind", "messagekind", "category", "messagecategory"],
+            Field::Kind => &[
+                "kind",
+                "messagekind",
+                "category",
+                "messagecategory",
+                "tipo",
+                "tipodemensaje",
+                "categoría",
+                "categoria",
+            ],
             Field::Message => &[
                 "message",
                 "inject",
@@ -611,6 +681,12 @@ impl Field {
                 "messagetext",
                 "injecttext",
                 "injectdescription",
+                "mensaje",
+                "descripción",
+                "descripcion",
+                "evento",
+                "descripcióndelevento",
+                "descripciondelevento",
             ],
             Field::ExpectedAction => &[
                 "expectedaction",
@@ -619,6 +695,10 @@ impl Field {
                 "expectedplayeractions",
                 "expectedresponse",
                 "expectedoutcome",
+                "acciónesperada",
+                "accionesperada",
+                "accionesesperadas",
+                "respuestaesperada",
             ],
             Field::Objective => &[
                 "objective",
@@ -626,11 +706,13 @@ impl Field {
                 "corecapability",
                 "corecapabilities",
                 "exerciseobjective",
+                "objetivo",
+                "objetivos",
             ],
             Field::Id => &["id", "injectid", "label", "eventid"],
             Field::Type => &["type", "messagetype", "msgtype"],
             Field::RefersTo => &["refersto", "references", "reference", "ref"],
-            Field::Handling => &["handling", "tlp", "tlplevel", "marking"],
+            Field::Handling => &["handling", "tlp", "tlplevel", "marking", "manejo"],
             Field::Expires => &["expires", "expiry", "expiresafter", "validfor"],
             Field::Payload => &["payload", "payloadjson", "content"],
         }
@@ -639,10 +721,12 @@ impl Field {
     /// The spellings an error message suggests.
     fn spellings(self) -> &'static str {
         match self {
-            Field::Time => "time, at, scenario time, offset (or a datetime column)",
-            Field::From => "from, sender, originator, source",
-            Field::Kind => "kind, message kind, category",
-            Field::Message => "message, inject, description, event description, message text",
+            Field::Time => "time, at, scenario time, offset, hora (or a datetime column: fecha)",
+            Field::From => "from, sender, originator, source, remitente",
+            Field::Kind => "kind, message kind, category, tipo",
+            Field::Message => {
+                "message, inject, description, event description, message text, mensaje"
+            }
             _ => self.name(),
         }
     }
@@ -705,7 +789,7 @@ enum When {
 
 const TIME_FORMS: &str = "expected an offset from the start such as 0s, 14h, 1d2h30m or 14:30 \
      (hours:minutes), a day and clock time such as D+1 08:00 or Day 2 08:00, or a date-time \
-     such as 2019-01-15 19:00 or 2019-01-15T19:00:00-06:00";
+     such as 2019-01-15 19:00, 15/01/2019 7:00 PM or 2019-01-15T19:00:00-06:00";
 
 /// `H:MM` or `H:MM:SS` in seconds; hours below 24 when `clock`.
 fn hms(s: &str, clock: bool) -> Option<u64> {
@@ -765,8 +849,115 @@ fn parse_day(s: &str) -> Option<Result<When, String>> {
     })
 }
 
+/// The parts of a numeric date-time as a spreadsheet shows it: `14/01/2019
+/// 21:00`, `1/14/19 9:00 PM`, `14.01.2019 21:00:00`, `15/1/2019 9:00 p. m.`:
+/// the two leading numbers (day and month in some order), the year, and the
+/// time of day in seconds. `None` when `s` is not of this form.
+fn numeric_date(s: &str) -> Option<(u32, u32, i32, u32)> {
+    let s = s.trim();
+    let (date, time) = match s.split_once(|c: char| c.is_whitespace() || c == 'T') {
+        Some((d, t)) => (d, t.trim()),
+        None => (s, ""),
+    };
+    let sep = if date.contains('/') { '/' } else { '.' };
+    let parts: Vec<&str> = date.split(sep).collect();
+    if parts.len() != 3
+        || parts
+            .iter()
+            .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+        || parts[0].len() > 2
+        || parts[1].len() > 2
+        || !matches!(parts[2].len(), 2 | 4)
+    {
+        return None;
+    }
+    let (a, b): (u32, u32) = (parts[0].parse().ok()?, parts[1].parse().ok()?);
+    let mut year: i32 = parts[2].parse().ok()?;
+    if parts[2].len() == 2 {
+        year += 2000;
+    }
+    // A 12-hour clock: `9:00 PM`, `9:00 p.m.`, `9:00 p. m.`.
+    let lower = time.to_lowercase();
+    let squashed: String = lower
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '.')
+        .collect();
+    let (clock, half) = if let Some(c) = squashed.strip_suffix("am") {
+        (c.to_string(), Some(0))
+    } else if let Some(c) = squashed.strip_suffix("pm") {
+        (c.to_string(), Some(12))
+    } else {
+        (time.to_string(), None)
+    };
+    let secs = if clock.is_empty() {
+        0
+    } else {
+        hms(&clock, true)? as u32
+    };
+    let secs = match half {
+        Some(add) => {
+            let h = secs / 3600;
+            if !(1..=12).contains(&h) {
+                return None;
+            }
+            (h % 12 + add) * 3600 + secs % 3600
+        }
+        None => secs,
+    };
+    Some((a, b, year, secs))
+}
+
+/// A numeric date read in `order`.
+fn numeric_datetime(s: &str, order: DateOrder) -> Option<NaiveDateTime> {
+    let (a, b, year, secs) = numeric_date(s)?;
+    let (day, month) = match order {
+        DateOrder::DayFirst => (a, b),
+        DateOrder::MonthFirst => (b, a),
+    };
+    chrono::NaiveDate::from_ymd_opt(year, month, day)?.and_hms_opt(
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60,
+    )
+}
+
+/// What the table's numeric dates say about their order: `Ok(None)` when it
+/// has none or they fit either order.
+fn date_order_of(cells: &[(u64, &str)]) -> Result<Option<DateOrder>, (u64, String)> {
+    let mut day_first: Option<(u64, &str)> = None;
+    let mut month_first: Option<(u64, &str)> = None;
+    for &(line, c) in cells {
+        let Some((a, b, ..)) = numeric_date(c) else {
+            continue;
+        };
+        if a > 12 && b <= 12 {
+            day_first.get_or_insert((line, c));
+        }
+        if b > 12 && a <= 12 {
+            month_first.get_or_insert((line, c));
+        }
+    }
+    match (day_first, month_first) {
+        (Some((l1, c1)), Some((l2, c2))) => Err((
+            l2.max(l1),
+            format!(
+                "dates in both orders: `{c1}` (line {l1}) is day first, `{c2}` (line {l2}) month \
+                 first: expected one order throughout, or dates written as 2019-01-14"
+            ),
+        )),
+        (Some(_), None) => Ok(Some(DateOrder::DayFirst)),
+        (None, Some(_)) => Ok(Some(DateOrder::MonthFirst)),
+        (None, None) => Ok(None),
+    }
+}
+
 /// A date-time, with or without a UTC offset.
-fn parse_absolute(s: &str) -> Option<When> {
+fn parse_absolute(s: &str, order: Option<DateOrder>) -> Option<When> {
+    if let Some(order) = order
+        && let Some(n) = numeric_datetime(s, order)
+    {
+        return Some(When::Absolute(n, None));
+    }
     let s = s.trim();
     if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
         return Some(When::Absolute(dt.naive_local(), Some(*dt.offset())));
@@ -799,8 +990,8 @@ fn parse_absolute(s: &str) -> Option<When> {
     None
 }
 
-/// A cell of the `time` column.
-fn parse_time_cell(s: &str) -> Result<When, String> {
+/// A cell of the `time` column; `order` reads numeric dates.
+fn parse_time_cell(s: &str, order: Option<DateOrder>) -> Result<When, String> {
     if let Ok(d) = parse_duration(s) {
         return Ok(When::Elapsed(d));
     }
@@ -816,13 +1007,13 @@ fn parse_time_cell(s: &str) -> Result<When, String> {
     if let Some(r) = parse_day(s) {
         return r;
     }
-    parse_absolute(s).ok_or_else(|| format!("`{}` is not a time: {TIME_FORMS}", s.trim()))
+    parse_absolute(s, order).ok_or_else(|| not_a_time(s, "a time", TIME_FORMS))
 }
 
 /// A cell of the `datetime` column: a date-time, a day and clock time, or a
 /// clock time on the start's day.
-fn parse_datetime_cell(s: &str) -> Result<When, String> {
-    if let Some(w) = parse_absolute(s) {
+fn parse_datetime_cell(s: &str, order: Option<DateOrder>) -> Result<When, String> {
+    if let Some(w) = parse_absolute(s, order) {
         return Ok(w);
     }
     if let Some(r) = parse_day(s) {
@@ -831,11 +1022,27 @@ fn parse_datetime_cell(s: &str) -> Result<When, String> {
     if let Some(secs) = hms(s, true) {
         return Ok(When::Day(0, secs as u32));
     }
-    Err(format!(
-        "`{}` is not a date-time: expected e.g. 2019-01-15T19:00:00-06:00, 2019-01-15 19:00, \
+    Err(not_a_time(
+        s,
+        "a date-time",
+        "expected e.g. 2019-01-15T19:00:00-06:00, 2019-01-15 19:00, 15/01/2019 19:00, \
          D+1 08:00, Day 2 08:00 or a clock time 19:00 on the first day",
-        s.trim()
     ))
+}
+
+/// Why `s` is not `what`: a numeric date whose day and month cannot be told
+/// apart gets its own reason.
+fn not_a_time(s: &str, what: &str, forms: &str) -> String {
+    match numeric_date(s) {
+        Some((a, b, year, _)) if a <= 12 && b <= 12 => format!(
+            "`{}` could be {year}-{b:02}-{a:02} or {year}-{a:02}-{b:02}, and no date in the \
+             table has a day above 12 to tell: import with --dates dmy (day first) or --dates \
+             mdy (month first), or write dates as 2019-01-14",
+            s.trim()
+        ),
+        Some(_) => format!("`{}` is not a valid date", s.trim()),
+        None => format!("`{}` is not {what}: {forms}", s.trim()),
+    }
 }
 
 const MINISTRY_FORMS: &str = "expected a ministry code (US-DHS, GT-MINGOB, HN-SEDS, SV-MJSP, \
@@ -897,7 +1104,14 @@ fn parse_to(s: &str, from: Ministry) -> Result<Option<To>, String> {
     if t == "*"
         || matches!(
             squash(t).as_str(),
-            "all" | "everyone" | "allpartners" | "allparticipants" | "allministries"
+            "all"
+                | "everyone"
+                | "allpartners"
+                | "allparticipants"
+                | "allministries"
+                | "todos"
+                | "todas"
+                | "todoslosparticipantes"
         )
     {
         return Ok(Some(To::Recipients(
@@ -938,12 +1152,28 @@ fn parse_kind(s: &str) -> Result<Kind, String> {
         (
             Kind::DocumentFlag,
             &[
-                "document", "passport", "forged", "fraud", "visa", "identity",
+                "document",
+                "passport",
+                "forged",
+                "fraud",
+                "visa",
+                "identity",
+                "pasaporte",
+                "falsific",
+                "identidad",
             ],
         ),
         (
             Kind::CargoNotice,
-            &["cargo", "container", "shipment", "freight"],
+            &[
+                "cargo",
+                "container",
+                "shipment",
+                "freight",
+                "carga",
+                "contenedor",
+                "embarque",
+            ],
         ),
     ];
     let found: Vec<Kind> = words
@@ -1081,6 +1311,8 @@ struct Table<'a> {
     file: &'a str,
     header_line: u64,
     columns: BTreeMap<Field, (usize, String)>,
+    /// How numeric dates read (`None`: none seen, or undecided).
+    dates: Option<DateOrder>,
 }
 
 impl Table<'_> {
@@ -1117,11 +1349,11 @@ impl Table<'_> {
         let at_err = |f: Field, e: String| self.err(line, f, e);
         let time = self
             .cell(row, Field::Time)
-            .map(|c| parse_time_cell(c).map_err(|e| at_err(Field::Time, e)))
+            .map(|c| parse_time_cell(c, self.dates).map_err(|e| at_err(Field::Time, e)))
             .transpose()?;
         let datetime = self
             .cell(row, Field::DateTime)
-            .map(|c| parse_datetime_cell(c).map_err(|e| at_err(Field::DateTime, e)))
+            .map(|c| parse_datetime_cell(c, self.dates).map_err(|e| at_err(Field::DateTime, e)))
             .transpose()?;
         let (time_field, when, datetime) = match (time, datetime) {
             (Some(t), d) => (Field::Time, t, d),
@@ -1420,6 +1652,7 @@ pub fn import_csv(text: &str, file: &str, opts: &ImportOptions) -> Result<String
         file,
         header_line: header.line,
         columns: BTreeMap::new(),
+        dates: opts.dates,
     };
     let mut ignored: Vec<String> = Vec::new();
     for (i, h) in header.cells.iter().enumerate() {
@@ -1473,6 +1706,19 @@ pub fn import_csv(text: &str, file: &str, opts: &ImportOptions) -> Result<String
             header.line,
             "the table has a header but no rows: expected one row per inject".into(),
         ));
+    }
+
+    // Numeric dates: day or month first, as the options or the table say.
+    if table.dates.is_none() {
+        let cells: Vec<(u64, &str)> = rows
+            .iter()
+            .flat_map(|row| {
+                [Field::Time, Field::DateTime]
+                    .into_iter()
+                    .filter_map(|f| Some((row.line, table.cell(row, f)?)))
+            })
+            .collect();
+        table.dates = date_order_of(&cells).map_err(|(line, message)| table_err(line, message))?;
     }
 
     // Each row on its own.
@@ -1995,7 +2241,7 @@ mod tests {
 
     #[test]
     fn time_forms() {
-        let elapsed = |c: &str| match parse_time_cell(c) {
+        let elapsed = |c: &str| match parse_time_cell(c, None) {
             Ok(When::Elapsed(d)) => d.as_secs(),
             other => panic!("{c}: {other:?}"),
         };
@@ -2006,19 +2252,91 @@ mod tests {
         assert_eq!(elapsed("14:30"), 14 * 3600 + 1800);
         assert_eq!(elapsed("36:00:30"), 36 * 3600 + 30);
         assert_eq!(elapsed("T+1:05"), 3900);
-        assert_eq!(parse_time_cell("D+1 08:00"), Ok(When::Day(1, 8 * 3600)));
-        assert_eq!(parse_time_cell("Day 2 08:00"), Ok(When::Day(1, 8 * 3600)));
+        assert_eq!(
+            parse_time_cell("D+1 08:00", None),
+            Ok(When::Day(1, 8 * 3600))
+        );
+        assert_eq!(
+            parse_time_cell("Day 2 08:00", None),
+            Ok(When::Day(1, 8 * 3600))
+        );
         assert!(matches!(
-            parse_time_cell("2019-01-15 19:00"),
+            parse_time_cell("2019-01-15 19:00", None),
             Ok(When::Absolute(_, None))
         ));
         assert!(matches!(
-            parse_time_cell("2019-01-15T19:00:00-06:00"),
+            parse_time_cell("2019-01-15T19:00:00-06:00", None),
             Ok(When::Absolute(_, Some(_)))
         ));
         for bad in ["soon", "14:3", "25", "Day 0 08:00", "D+1 25:00", "1.5h"] {
-            assert!(parse_time_cell(bad).is_err(), "{bad}");
+            assert!(parse_time_cell(bad, None).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn numeric_dates_as_spreadsheets_write_them() {
+        let at = |c: &str, o: DateOrder| match parse_time_cell(c, Some(o)) {
+            Ok(When::Absolute(n, None)) => n.format("%Y-%m-%d %H:%M:%S").to_string(),
+            other => panic!("{c}: {other:?}"),
+        };
+        use DateOrder::*;
+        assert_eq!(at("14/01/2019 21:00", DayFirst), "2019-01-14 21:00:00");
+        assert_eq!(at("1/14/2019 9:00 PM", MonthFirst), "2019-01-14 21:00:00");
+        assert_eq!(at("1/14/19 12:30 am", MonthFirst), "2019-01-14 00:30:00");
+        assert_eq!(
+            at("15/1/2019 9:05:30 p. m.", DayFirst),
+            "2019-01-15 21:05:30"
+        );
+        assert_eq!(at("14.01.2019 08:00", DayFirst), "2019-01-14 08:00:00");
+        assert_eq!(at("03/02/2019", DayFirst), "2019-02-03 00:00:00");
+        assert_eq!(at("03/02/2019", MonthFirst), "2019-03-02 00:00:00");
+        for bad in [
+            "31/02/2019 10:00",
+            "14/01/2019 13:00 pm",
+            "14/01/2019 25:00",
+        ] {
+            assert!(parse_time_cell(bad, Some(DayFirst)).is_err(), "{bad}");
+        }
+        // The table decides the order; an undecided one is an error that
+        // says how to decide it.
+        let order = |cells: &[&str]| {
+            let cells: Vec<(u64, &str)> = cells.iter().map(|&c| (2, c)).collect();
+            date_order_of(&cells)
+        };
+        assert_eq!(
+            order(&["03/02/2019 10:00", "14/02/2019 10:00"]),
+            Ok(Some(DayFirst))
+        );
+        assert_eq!(
+            order(&["2/3/2019 10:00", "2/14/2019 10:00"]),
+            Ok(Some(MonthFirst))
+        );
+        assert_eq!(order(&["03/02/2019", "0s"]), Ok(None));
+        assert!(order(&["14/02/2019", "2/14/2019"]).is_err());
+        let e = parse_time_cell("03/02/2019 10:00", None).unwrap_err();
+        assert!(e.contains("--dates dmy"), "{e}");
+    }
+
+    #[test]
+    fn a_table_in_day_first_dates_imports() {
+        // As a Central American planner's spreadsheet saves it: Spanish
+        // headers, `;`, a byte-order mark, CRLF, day-first dates.
+        let text = "\u{feff}Nº;Fecha;Remitente;Destinatarios;Tipo;Mensaje;Acción esperada\r\n\
+                    1;14/01/2019 21:00;Honduras;todos;Alerta de caravana;Sale la caravana;GT alerta \
+                    a Agua Caliente\r\n\
+                    2;15/01/2019 9:30 a. m.;GT;HN, SV;Pasaporte falsificado;Pasaporte alterado;\r\n";
+        let yaml = import_csv(text, "msel.csv", &ImportOptions::default()).unwrap();
+        assert!(yaml.contains("start: 2019-01-14T21:00:00"), "{yaml}");
+        assert!(yaml.contains("at: 12h30m"), "{yaml}");
+        assert!(
+            yaml.contains("expected_action: \"GT alerta a Agua Caliente\""),
+            "{yaml}"
+        );
+        assert!(yaml.contains("document_flag:"), "{yaml}");
+        assert!(
+            yaml.contains("delivered_to: [US-DHS, GT-MINGOB, SV-MJSP, MX-SEGOB]"),
+            "{yaml}"
+        );
     }
 
     #[test]
@@ -2037,6 +2355,7 @@ mod tests {
         assert_eq!(s.injects[1].at, Duration::from_secs(2 * 3600 + 40 * 60));
         assert_eq!(s.duration, Duration::from_secs(4 * 3600));
         let opts = ImportOptions {
+            dates: None,
             start: Some(DateTime::parse_from_rfc3339("2019-01-15T12:00:00-06:00").unwrap()),
             name: Some("n".into()),
             title: Some("T".into()),

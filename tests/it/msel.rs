@@ -189,6 +189,7 @@ fn a_table_edited_like_a_spreadsheet_still_imports() {
         start: Some(original.start),
         title: Some("Edited caravan MSEL".into()),
         name: None,
+        dates: None,
     };
     let yaml = msel::import_csv(&csv, "edited caravan MSEL.csv", &opts)
         .unwrap_or_else(|e| panic!("{e}\n{csv}"));
