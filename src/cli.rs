@@ -102,6 +102,8 @@ pub struct MselArgs {
     /// The scenario file (YAML) to export.
     pub file: Option<PathBuf>,
     /// Write CSV (one row per inject, columns as `gcif-sim msel import` reads them).
+    /// Written to a file (`--out`), it starts with a UTF-8 byte-order mark so
+    /// that Excel shows accented names right.
     #[arg(long)]
     pub csv: bool,
     /// Write to this file instead of standard output.
@@ -340,7 +342,8 @@ fn msel(args: MselArgs) -> anyhow::Result<()> {
             };
             let scenario = scenario::load(&file)?;
             let text = if args.csv {
-                msel::export_csv(&scenario)
+                let bom = if args.out.is_some() { "\u{feff}" } else { "" };
+                format!("{bom}{}", msel::export_csv(&scenario))
             } else {
                 msel::to_text(&scenario)
             };
