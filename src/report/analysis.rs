@@ -59,6 +59,33 @@ pub struct Msg {
     pub n_duplicates: u32,
 }
 
+impl Msg {
+    /// A message known only by its id, kind and sender; the rest is filled
+    /// in from the plan and the event log.
+    fn new(id: MessageId, kind: Kind, from: Ministry) -> Msg {
+        Msg {
+            id,
+            kind,
+            from,
+            inject: None,
+            label: None,
+            at: None,
+            published: None,
+            accepted: None,
+            rejected: None,
+            recipients: Vec::new(),
+            withheld: Vec::new(),
+            redacted: Vec::new(),
+            delivered: BTreeMap::new(),
+            content: None,
+            n_tx: 0,
+            n_retries: 0,
+            n_failed: 0,
+            n_duplicates: 0,
+        }
+    }
+}
+
 /// A fault as it happened.
 #[derive(Debug, Clone)]
 pub struct FaultSpan {
@@ -169,28 +196,19 @@ impl Analysis {
         for p in &run.plan {
             index.insert(p.envelope.id.clone(), msgs.len());
             msgs.push(Msg {
-                id: p.envelope.id.clone(),
-                kind: p.envelope.kind,
-                from: p.envelope.originator,
                 inject: p.inject,
                 label: p.inject.and_then(|i| labels.get(&i).cloned().flatten()),
                 at: Some(p.at.as_millis() as u64),
-                published: None,
-                accepted: None,
-                rejected: None,
-                recipients: Vec::new(),
-                withheld: Vec::new(),
-                redacted: Vec::new(),
-                delivered: BTreeMap::new(),
                 content: Some(match (&p.envelope.payload, p.envelope.references.first()) {
                     (Some(payload), _) => payload.describe(),
                     (None, Some(r)) => format!("CANCEL of {r}"),
                     (None, None) => "no content".to_string(),
                 }),
-                n_tx: 0,
-                n_retries: 0,
-                n_failed: 0,
-                n_duplicates: 0,
+                ..Msg::new(
+                    p.envelope.id.clone(),
+                    p.envelope.kind,
+                    p.envelope.originator,
+                )
             });
         }
         let mut tx: Vec<Tx> = Vec::new();
@@ -207,26 +225,11 @@ impl Analysis {
             }
             // Not in the plan (no scenario, or a live run): learn it from the log.
             index.insert(id.clone(), msgs.len());
-            msgs.push(Msg {
-                id: id.clone(),
-                kind: kind.unwrap_or(Kind::CaravanAlert),
-                from: from.unwrap_or(Ministry::UsDhs),
-                inject: None,
-                label: None,
-                at: None,
-                published: None,
-                accepted: None,
-                rejected: None,
-                recipients: Vec::new(),
-                withheld: Vec::new(),
-                redacted: Vec::new(),
-                delivered: BTreeMap::new(),
-                content: None,
-                n_tx: 0,
-                n_retries: 0,
-                n_failed: 0,
-                n_duplicates: 0,
-            });
+            msgs.push(Msg::new(
+                id.clone(),
+                kind.unwrap_or(Kind::CaravanAlert),
+                from.unwrap_or(Ministry::UsDhs),
+            ));
             msgs.len() - 1
         };
         for e in &run.events {
