@@ -349,3 +349,31 @@ fn import_never_panics_on_damaged_tables() {
         }
     }
 }
+
+/// The worked example in README.md stays true: its table imports to exactly
+/// the YAML shown there.
+#[test]
+fn the_readme_worked_example_imports_as_shown() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let example = &readme[readme
+        .find("### A worked example")
+        .expect("README has a worked MSEL example")..];
+    let block = |fence: &str| -> String {
+        let start = example.find(fence).expect("fenced block") + fence.len();
+        let body = &example[start..];
+        body[..body.find("\n```").expect("closing fence")]
+            .trim_start_matches('\n')
+            .to_string()
+            + "\n"
+    };
+    let csv = block("```csv\n");
+    let shown = block("```yaml\n");
+    let opts = ImportOptions {
+        title: Some("Caravan drill".into()),
+        ..ImportOptions::default()
+    };
+    let yaml = msel::import_csv(&csv, "caravan-drill.csv", &opts).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(yaml, shown, "README's worked example is out of date");
+    scenario::parse("caravan-drill.yaml", "caravan-drill", &yaml).expect("it validates");
+}
