@@ -1084,12 +1084,14 @@ fn parse_ministry(s: &str) -> Result<Ministry, String> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum To {
     Recipients(Vec<Ministry>),
+    /// `all`: every other participant the sharing policy lets receive it.
+    Everyone,
     Refused,
 }
 
-/// The `to` cell of a row sent by `from`; `all` (or `everyone`) is every
-/// ministry but the sender.
-fn parse_to(s: &str, from: Ministry) -> Result<Option<To>, String> {
+/// The `to` cell of a row; `all` (or `everyone`, `todos`) is every other
+/// participant the policy lets receive it.
+fn parse_to(s: &str) -> Result<Option<To>, String> {
     let t = s.trim();
     let lower = t.to_lowercase();
     if lower.starts_with("(refused") || lower.starts_with("refused") || lower == "rejected" {
@@ -1114,9 +1116,7 @@ fn parse_to(s: &str, from: Ministry) -> Result<Option<To>, String> {
                 | "todoslosparticipantes"
         )
     {
-        return Ok(Some(To::Recipients(
-            Ministry::ALL.into_iter().filter(|&m| m != from).collect(),
-        )));
+        return Ok(Some(To::Everyone));
     }
     let mut out = Vec::new();
     for part in t.split([';', ',', '|', '/', '\n']) {
@@ -1382,7 +1382,7 @@ impl Table<'_> {
             }
         };
         let to = match self.cell(row, Field::To) {
-            Some(c) => parse_to(c, from).map_err(|e| at_err(Field::To, e))?,
+            Some(c) => parse_to(c).map_err(|e| at_err(Field::To, e))?,
             None => None,
         };
         if let Some(To::Recipients(list)) = &to
@@ -1865,9 +1865,32 @@ pub fn import_csv(text: &str, file: &str, opts: &ImportOptions) -> Result<String
             y.push(format!("    {}: {text}", r.kind.name()), Some((l, *f)));
         }
     }
+    // `all`: whom the policy lets receive each inject, as the hub will
+    // decide it (the skeleton so far is a scenario to route).
+    let routes = if parsed.iter().any(|p| p.to == Some(To::Everyone)) {
+        let draft = format!("{}expect:\n  - no_loss: true\n", y.text());
+        scenario::parse(file, &name, &draft)
+            .ok()
+            .map(|s| route_injects(&s, &(0..s.injects.len()).collect::<Vec<_>>()))
+    } else {
+        None
+    };
     y.push("expect:", None);
-    for p in &parsed {
-        match &p.to {
+    for (i, p) in parsed.iter().enumerate() {
+        let everyone;
+        let to = match &p.to {
+            Some(To::Everyone) => {
+                everyone = match routes.as_ref().and_then(|r| r.get(i)) {
+                    Some(Ok(recipients)) => recipients.clone(),
+                    // Refused, or not routable: expect what the table says,
+                    // and let the run show the difference.
+                    _ => Ministry::ALL.into_iter().filter(|&m| m != p.from).collect(),
+                };
+                Some(To::Recipients(everyone))
+            }
+            to => to.clone(),
+        };
+        match &to {
             Some(To::Recipients(list)) => {
                 let codes: Vec<&str> = list.iter().map(|m| m.code()).collect();
                 y.push(
@@ -1883,7 +1906,7 @@ pub fn import_csv(text: &str, file: &str, opts: &ImportOptions) -> Result<String
                 format!("  - {{ inject: {}, rejected: true }}", quote(&p.id)),
                 Some((p.line, Field::To)),
             ),
-            None => {}
+            Some(To::Everyone) | None => {}
         }
     }
     y.push("  - no_loss: true", None);
@@ -2315,6 +2338,31 @@ mod tests {
         assert!(order(&["14/02/2019", "2/14/2019"]).is_err());
         let e = parse_time_cell("03/02/2019 10:00", None).unwrap_err();
         assert!(e.contains("--dates dmy"), "{e}");
+    }
+
+    #[test]
+    fn all_means_everyone_the_policy_lets_receive_it() {
+        let text = "time,from,to,kind,message\n\
+                    0s,GT-MINGOB,all,document flag,Forged passport\n\
+                    1h,HN-SEDS,everyone,caravan alert,Caravan forms\n\
+                    2h,HN-SEDS,all,cargo notice,Container to Guatemala\n";
+        let yaml = import_csv(text, "all.csv", &ImportOptions::default()).unwrap();
+        // The observer gets no document flag, and a cargo notice only for its
+        // own country; it does get caravan alerts.
+        assert!(
+            yaml.contains("inject: \"row-1\", delivered_to: [US-DHS, HN-SEDS, SV-MJSP] }"),
+            "{yaml}"
+        );
+        assert!(
+            yaml.contains(
+                "inject: \"row-2\", delivered_to: [US-DHS, GT-MINGOB, SV-MJSP, MX-SEGOB] }"
+            ),
+            "{yaml}"
+        );
+        assert!(
+            yaml.contains("inject: \"row-3\", delivered_to: [US-DHS, GT-MINGOB, SV-MJSP] }"),
+            "{yaml}"
+        );
     }
 
     #[test]
