@@ -1834,6 +1834,13 @@ pub fn import_csv(text: &str, file: &str, opts: &ImportOptions) -> Result<String
         );
         if let Some(h) = p.handling {
             y.push(format!("    handling: {h}"), Some((l, Field::Handling)));
+        } else if p.to == Some(To::Refused) && p.payload.is_none() {
+            // The table expects the hub to refuse a placeholder it would
+            // accept: TLP:RED is what every policy refuses.
+            y.push(
+                "    handling: red  # the table expects a refusal; the hub refuses TLP:RED",
+                Some((l, Field::To)),
+            );
         }
         if let Some(e) = p.expires {
             y.push(
@@ -2363,6 +2370,16 @@ mod tests {
             yaml.contains("inject: \"row-3\", delivered_to: [US-DHS, GT-MINGOB, SV-MJSP] }"),
             "{yaml}"
         );
+    }
+
+    #[test]
+    fn a_refused_row_without_content_is_made_red() {
+        let text = "time,from,to,kind,message\n0s,HN-SEDS,(refused),document flag,A source lead\n";
+        let yaml = import_csv(text, "refused.csv", &ImportOptions::default()).unwrap();
+        assert!(yaml.contains("    handling: red"), "{yaml}");
+        assert!(yaml.contains("rejected: true"), "{yaml}");
+        let s = crate::scenario::parse("refused.yaml", "refused", &yaml).unwrap();
+        assert_eq!(s.injects[0].handling, crate::model::Handling::Red);
     }
 
     #[test]
