@@ -51,6 +51,13 @@ impl RunDir {
     /// Reads the run in `dir`.
     pub fn load(dir: &Path) -> Result<RunDir, RunDirError> {
         let summary_path = dir.join(SUMMARY);
+        if dir.is_file() {
+            return Err(unreadable(
+                dir,
+                "a file, not a run directory: give the directory `gcif-sim run` wrote \
+                 (--out DIR, default runs/<scenario>-<seed>/)",
+            ));
+        }
         if !dir.is_dir() {
             return Err(unreadable(dir, "no such directory"));
         }
