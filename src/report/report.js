@@ -305,10 +305,12 @@
   });
   window.addEventListener("mouseup", function (ev) {
     if (!brush) return;
-    var yy = svgY(ev);
+    var yy = svgY(ev), rect = brush;
     brush = null;
     if (Math.abs(yy - brushStart) > 8) zoomTo(tOf(Math.min(yy, brushStart)), tOf(Math.max(yy, brushStart)));
-    else draw();
+    // A click, not a drag: leave the drawing alone, or the arrow, cell or
+    // band under the pointer would be gone before its click event.
+    else if (rect.parentNode) rect.parentNode.removeChild(rect);
   });
 
   document.getElementById("flow-fit").onclick = function () { zoomTo(0, end); };

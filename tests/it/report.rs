@@ -684,3 +684,110 @@ fn reports_of_unusual_runs_render_without_errors() {
         }
     }
 }
+
+/// Pointer interaction, played in the page by a script appended to a copy of
+/// the report: a press is mousedown and mouseup at the element, then a click
+/// only if the element is still in the page, as a browser does. The results
+/// come back as JSON in `data-interaction` on `<body>`.
+const INTERACTION: &str = r#"<script>
+(function () {
+  var out = {}, flow = document.getElementById("flow");
+  function at(el) {
+    var r = el.getBoundingClientRect();
+    return { bubbles: true, cancelable: true, view: window,
+             clientX: r.left + r.width / 2, clientY: r.top + r.height / 2 };
+  }
+  function press(el) {
+    var o = at(el);
+    el.dispatchEvent(new MouseEvent("mousedown", o));
+    el.dispatchEvent(new MouseEvent("mouseup", o));
+    if (el.isConnected) el.dispatchEvent(new MouseEvent("click", o));
+  }
+  function view() { return flow.getAttribute("data-view"); }
+  out.whole = view();
+  out.wholeMode = flow.getAttribute("data-mode");
+  // A cell of the aggregated diagram zooms in.
+  var cell = Array.prototype.find.call(flow.querySelectorAll("rect"),
+    function (r) { return r.style.cursor === "zoom-in"; });
+  if (cell) { press(cell); out.afterCell = view(); }
+  document.getElementById("flow-fit").click();
+  // A fault band zooms to the fault.
+  var band = flow.querySelector('rect[class^="band-"]');
+  if (band) { press(band); out.afterBand = view(); }
+  // Zoom in until single arrows show, then hover and click one.
+  document.getElementById("flow-fit").click();
+  for (var i = 0; i < 12 && flow.getAttribute("data-mode") !== "arrows"; i++)
+    document.getElementById("flow-in").click();
+  for (var j = 0; j < 40 && !flow.querySelector("line.hit"); j++)
+    document.getElementById("flow-down").click();
+  out.zoomedMode = flow.getAttribute("data-mode");
+  var hit = flow.querySelector("line.hit");
+  if (hit) {
+    hit.dispatchEvent(new MouseEvent("mousemove", at(hit)));
+    var tip = document.getElementById("tip");
+    out.tip = tip.style.display !== "none" ? tip.textContent : "";
+    press(hit);
+    out.detail = document.getElementById("flow-detail").textContent;
+    out.hash = location.hash;
+    out.selected = flow.querySelectorAll(".sel").length;
+  }
+  // The jump list goes to a fault.
+  var jump = document.getElementById("flow-jump");
+  for (var k = 0; k < jump.options.length; k++) if (/^fault/.test(jump.options[k].textContent)) {
+    jump.selectedIndex = k;
+    jump.dispatchEvent(new Event("change"));
+    out.afterJump = view();
+    break;
+  }
+  document.body.setAttribute("data-interaction", JSON.stringify(out));
+})();
+</script></body>"#;
+
+#[test]
+fn the_diagram_answers_the_pointer() {
+    let Some(browser) = chromium() else { return };
+    let dir = scratch("pointer");
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("simulations/drill-partition-crash.yaml");
+    let html = run_with_report(&file, &dir, &[], 0);
+    let page = dir.join("interaction.html");
+    std::fs::write(&page, html.replacen("</body>", INTERACTION, 1)).unwrap();
+    let dom = dom(&browser, &page, "");
+    let json = attr(&dom, "<body", "data-interaction").expect("the script ran");
+    let json = json
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&");
+    let out: serde_json::Value =
+        serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
+    let span = |key: &str| -> u64 {
+        let v = out[key]
+            .as_str()
+            .unwrap_or_else(|| panic!("no {key}: {out}"));
+        let (a, b) = v.split_once('-').unwrap();
+        b.parse::<u64>().unwrap() - a.parse::<u64>().unwrap()
+    };
+    assert_eq!(out["wholeMode"], "aggregated", "{out}");
+    let whole = span("whole");
+    assert!(span("afterCell") < whole / 10, "a cell zooms in: {out}");
+    assert!(
+        span("afterBand") < whole / 2,
+        "a fault band zooms to it: {out}"
+    );
+    assert_eq!(out["zoomedMode"], "arrows", "{out}");
+    let tip = out["tip"].as_str().unwrap();
+    assert!(
+        tip.contains(" → ") && tip.contains("sent +"),
+        "hover shows the transmission: {out}"
+    );
+    let hash = out["hash"].as_str().unwrap();
+    let id = hash
+        .strip_prefix("#msg=")
+        .unwrap_or_else(|| panic!("a click follows: {out}"));
+    assert!(out["detail"].as_str().unwrap().contains(id), "{out}");
+    assert!(
+        out["selected"].as_u64().unwrap() > 0,
+        "its arrows are highlighted: {out}"
+    );
+    assert!(span("afterJump") < whole / 2, "the jump list zooms: {out}");
+}
