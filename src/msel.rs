@@ -20,11 +20,12 @@ use chrono::{
 };
 use serde::Serialize;
 
+use crate::hub::{DeliveryConfig, Hub, PublishOutcome};
 use crate::model::{
-    Conveyance, DocumentKind, Envelope, Handling, Kind, MessageId, MessageType, Ministry, Payload,
-    Place, RecommendedAction,
+    Conveyance, DocumentKind, Handling, Kind, MessageType, Ministry, Payload, Place,
+    RecommendedAction,
 };
-use crate::policy::{Policy, Routing};
+use crate::policy::Policy;
 use crate::scenario::raw::{RawCaravan, RawCargo, RawDocumentFlag};
 use crate::scenario::{self, Inject, Scenario, ScenarioError, format_duration, parse_duration};
 
@@ -231,7 +232,7 @@ fn wrap(text: &str, width: usize, first: &str, rest: &str) -> String {
 fn rows(scenario: &Scenario) -> Vec<Vec<String>> {
     let mut order: Vec<usize> = (0..scenario.injects.len()).collect();
     order.sort_by_key(|&i| scenario.injects[i].at);
-    let routes = route_injects(scenario, &order);
+    let routes = route_injects(scenario);
     let mut rows: Vec<Vec<String>> = Vec::new();
     for (n, &i) in order.iter().enumerate() {
         let inj = &scenario.injects[i];
@@ -283,67 +284,26 @@ fn references(scenario: &Scenario, inj: &Inject) -> Vec<String> {
         .collect()
 }
 
-/// For every inject (by index), its recipients or why the hub refuses it,
-/// decided in `order` (time order) as the hub would see them.
-fn route_injects(scenario: &Scenario, order: &[usize]) -> Vec<Result<Vec<Ministry>, String>> {
+/// For every inject (by index), its recipients or why the hub refuses it:
+/// the scenario's injects planned as a run plans them and published, in time
+/// order, to a hub under the scenario's policy.
+fn route_injects(scenario: &Scenario) -> Vec<Result<Vec<Ministry>, String>> {
+    let injects_only = Scenario {
+        traffic: Vec::new(),
+        ..scenario.clone()
+    };
     let policy = Policy::new(scenario.policy, scenario.participants.iter().copied());
-    let epoch = scenario.epoch();
-    let n = scenario.injects.len();
-    let mut decided: Vec<Option<Result<Vec<Ministry>, String>>> = vec![None; n];
-    let mut ids: Vec<Option<MessageId>> = vec![None; n];
-    let mut seq: BTreeMap<Ministry, u32> = BTreeMap::new();
-    for &i in order {
-        let inj = &scenario.injects[i];
-        let s = seq.entry(inj.from).or_insert(0);
-        *s += 1;
-        let id = MessageId(format!("{}-{:06}", inj.from.code(), s));
-        ids[i] = Some(id.clone());
-        let created = epoch.after(inj.at);
-        let env = Envelope {
-            id,
-            originator: inj.from,
-            created,
-            status: scenario.status,
-            message_type: inj.message_type,
-            references: inj
-                .references
-                .iter()
-                .filter_map(|&r| ids.get(r).cloned().flatten())
-                .collect(),
-            handling: inj.handling,
-            expires: inj.expires.map(|e| created.after(e)),
-            kind: inj.kind,
-            payload: inj.payload.clone(),
+    let mut hub = Hub::new(policy, DeliveryConfig::default());
+    let mut routes = vec![Err("not routed".to_string()); scenario.injects.len()];
+    // Without traffic the plan draws nothing from the seed.
+    for p in crate::sim::plan_for(&injects_only, 0) {
+        let Some(i) = p.inject else { continue };
+        routes[i] = match hub.on_publish(p.envelope.created, p.envelope) {
+            PublishOutcome::Accepted { recipients, .. } => Ok(recipients),
+            PublishOutcome::Refused { refusal, .. } => Err(refusal.reason().to_string()),
         };
-        let decision = (|| {
-            env.validate(created).map_err(|e| e.0)?;
-            let mut earlier = Vec::new();
-            for &r in &inj.references {
-                match decided.get(r) {
-                    Some(Some(Ok(recipients))) => {
-                        earlier.extend(recipients.iter().copied());
-                        earlier.push(scenario.injects[r].from);
-                    }
-                    Some(Some(Err(_))) => {
-                        return Err(format!(
-                            "it refers to `{}`, which the hub refuses",
-                            scenario.injects[r].label.as_deref().unwrap_or("?")
-                        ));
-                    }
-                    _ => {}
-                }
-            }
-            match policy.route(&env, &earlier) {
-                Routing::Accepted { recipients, .. } => Ok(recipients),
-                Routing::Rejected { reason } => Err(reason),
-            }
-        })();
-        decided[i] = Some(decision);
     }
-    decided
-        .into_iter()
-        .map(|d| d.unwrap_or_else(|| Err("not routed".into())))
-        .collect()
+    routes
 }
 
 fn handling_name(h: Handling) -> &'static str {
@@ -1878,7 +1838,7 @@ pub fn import_csv(text: &str, file: &str, opts: &ImportOptions) -> Result<String
         let draft = format!("{}expect:\n  - no_loss: true\n", y.text());
         scenario::parse(file, &name, &draft)
             .ok()
-            .map(|s| route_injects(&s, &(0..s.injects.len()).collect::<Vec<_>>()))
+            .map(|s| route_injects(&s))
     } else {
         None
     };
@@ -2549,26 +2509,10 @@ mod tests {
                     1h,GT-MINGOB,document,b,\n\
                     2h,SV-MJSP,cargo,c,MX-SEGOB; US-DHS\n";
         let s = load(&import(text).unwrap());
-        let policy = Policy::new(s.policy, s.participants.iter().copied());
-        for inj in &s.injects {
-            let env = Envelope {
-                id: "X-1".into(),
-                originator: inj.from,
-                created: s.epoch(),
-                status: s.status,
-                message_type: inj.message_type,
-                references: vec![],
-                handling: inj.handling,
-                expires: None,
-                kind: inj.kind,
-                payload: inj.payload.clone(),
-            };
-            assert_eq!(env.validate(s.epoch()), Ok(()));
+        for (inj, route) in s.injects.iter().zip(route_injects(&s)) {
+            let recipients = route.unwrap_or_else(|e| panic!("{:?} refused: {e}", inj.label));
             if inj.kind == Kind::CargoNotice {
-                assert!(matches!(
-                    policy.route(&env, &[]),
-                    Routing::Accepted { recipients, .. } if recipients.contains(&Ministry::MxSegob)
-                ));
+                assert!(recipients.contains(&Ministry::MxSegob), "{recipients:?}");
             }
         }
     }
