@@ -426,24 +426,15 @@ impl Comparison {
             let _ = writeln!(out, "note: the runs are of different scenarios\n");
         }
         let rows = |out: &mut String, title: &str, rows: &[Row]| {
-            let w = rows
-                .iter()
-                .map(|r| r.what.chars().count())
-                .max()
-                .unwrap_or(0)
-                .max(title.len());
-            let wa = rows
-                .iter()
-                .map(|r| r.a.chars().count())
-                .max()
-                .unwrap_or(1)
-                .clamp(1, 48);
-            let wb = rows
-                .iter()
-                .map(|r| r.b.chars().count())
-                .max()
-                .unwrap_or(1)
-                .clamp(1, 48);
+            let widest = |cell: fn(&Row) -> &str| {
+                rows.iter()
+                    .map(|r| cell(r).chars().count())
+                    .max()
+                    .unwrap_or(0)
+            };
+            let w = widest(|r| &r.what).max(title.len());
+            let wa = widest(|r| &r.a).clamp(1, 48);
+            let wb = widest(|r| &r.b).clamp(1, 48);
             let _ = writeln!(out, "  {title:<w$}  {:>wa$}  {:>wb$}  change", "A", "B");
             for r in rows {
                 let _ = writeln!(

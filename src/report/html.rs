@@ -111,11 +111,7 @@ pub fn render(run: &RunDir, a: &Analysis) -> String {
     let s = &run.summary;
     let start = DateTime::parse_from_rfc3339(&s.start).ok();
     let mut h = String::with_capacity(64 * 1024 + a.tx.len() * 40);
-    let title = if s.title.is_empty() {
-        &s.scenario
-    } else {
-        &s.title
-    };
+    let title = s.display_title();
     let _ = write!(
         h,
         "<!DOCTYPE html>\n<html lang=en>\n<head>\n<meta charset=utf-8>\n\
@@ -148,11 +144,7 @@ pub fn render(run: &RunDir, a: &Analysis) -> String {
 
 fn header(h: &mut String, run: &RunDir, a: &Analysis, start: Option<DateTime<FixedOffset>>) {
     let s = &run.summary;
-    let title = if s.title.is_empty() {
-        &s.scenario
-    } else {
-        &s.title
-    };
+    let title = s.display_title();
     let _ = write!(
         h,
         "<h1>{}</h1>\n<p class=sub>Scenario <b>{}</b> · <code>{}</code> · after-action report of a simulated run</p>\n",
@@ -246,19 +238,20 @@ fn header(h: &mut String, run: &RunDir, a: &Analysis, start: Option<DateTime<Fix
         dups
     );
     let dir = shell_word(&run.dir.display().to_string());
+    let copy = run.dir.join(super::rundir::SCENARIO);
     let _ = write!(
         h,
         "<h3>Reproduce this run</h3><pre class=cmd>{} --out {dir}\ngcif-sim report {dir}</pre>\n\
          <p class=small>From the directory the run was made in. {}Same scenario, same seed and the \
          same build (gcif-sim {}) give a byte-identical event log.{}</p>\n",
         esc(&s.command),
-        if run.dir.join(super::rundir::SCENARIO).is_file() {
+        if copy.is_file() {
             format!(
                 "The scenario as played is kept with the run, so from anywhere: \
                  <code>gcif-sim run {} --seed {}</code>. ",
                 esc(&shell_word(
-                    &std::path::absolute(run.dir.join(super::rundir::SCENARIO))
-                        .unwrap_or_else(|_| run.dir.join(super::rundir::SCENARIO))
+                    &std::path::absolute(&copy)
+                        .unwrap_or(copy.clone())
                         .display()
                         .to_string()
                 )),

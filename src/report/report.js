@@ -338,17 +338,21 @@
     if (j[3] >= 0) select(j[3]);
     zoomTo(j[1], j[2]);
   });
+  // Selects message `id`, zooms to it and shows the diagram; false when the
+  // run has no such message.
+  function follow(id) {
+    for (var i = 0; i < D.msgs.length; i++) if (D.msgs[i][0] === id) {
+      select(i);
+      document.getElementById("flow-fit-msg").click();
+      document.getElementById("flow-section").scrollIntoView();
+      return true;
+    }
+    return false;
+  }
   // Links in the report's tables (href #msg=ID) follow that message.
   Array.prototype.forEach.call(document.querySelectorAll("a[data-msg]"), function (a) {
     a.addEventListener("click", function (ev) {
-      var id = a.getAttribute("data-msg");
-      for (var i = 0; i < D.msgs.length; i++) if (D.msgs[i][0] === id) {
-        ev.preventDefault();
-        select(i);
-        document.getElementById("flow-fit-msg").click();
-        document.getElementById("flow-section").scrollIntoView();
-        return;
-      }
+      if (follow(a.getAttribute("data-msg"))) ev.preventDefault();
     });
   });
   svg.addEventListener("click", function () { hideTip(); });
@@ -362,13 +366,7 @@
     var h = decodeURIComponent(location.hash.replace(/^#/, ""));
     var m = /^msg=(.+)$/.exec(h);
     if (m) {
-      for (var i = 0; i < D.msgs.length; i++) if (D.msgs[i][0] === m[1]) {
-        select(i);
-        document.getElementById("flow-fit-msg").click();
-        document.getElementById("flow-section").scrollIntoView();
-        return true;
-      }
-      status.textContent = "No message " + m[1] + " in this run.";
+      if (!follow(m[1])) status.textContent = "No message " + m[1] + " in this run.";
       return true;
     }
     var t = /^t=(\d+)-(\d+)$/.exec(h);

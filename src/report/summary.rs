@@ -468,6 +468,17 @@ pub struct Summary {
     pub passed: bool,
 }
 
+impl Summary {
+    /// The scenario's title, or its name when it has none.
+    pub fn display_title(&self) -> &str {
+        if self.title.is_empty() {
+            &self.scenario
+        } else {
+            &self.title
+        }
+    }
+}
+
 /// `s` as one shell word: as is when it is plain, else single-quoted.
 pub fn shell_word(s: &str) -> String {
     if !s.is_empty()
