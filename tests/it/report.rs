@@ -120,7 +120,8 @@ fn chromium() -> Option<PathBuf> {
 /// script error or console error the page logs.
 fn browse(browser: &Path, args: &[String], url: &str) -> String {
     let _one = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
-    let profile = scratch(&format!("chromium-{}", url.len() + args.len()));
+    // One browser at a time (the lock above), so one profile directory serves.
+    let profile = scratch("chromium-profile");
     let mut child = Command::new(browser)
         .args([
             "--headless",
