@@ -8,7 +8,8 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use gcif_sim::report::{self, EventBody};
+use gcif_sim::events::EventBody;
+use gcif_sim::report;
 use gcif_sim::scenario;
 use gcif_sim::sim;
 

@@ -7,12 +7,14 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use gcif_sim::report::{self, Event, EventBody, Summary};
+use gcif_sim::events::{self, Event, EventBody};
+use gcif_sim::report::{self, Summary};
 use gcif_sim::scenario;
 use gcif_sim::sim;
 
@@ -84,7 +86,7 @@ pub enum Command {
         /// A participant and its `gcif.v1.Ministry` service, as CODE=URL
         /// (e.g. HN-SEDS=http://127.0.0.1:50052). Repeat for each participant.
         #[arg(long = "ministry", required = true, value_parser = gcif_sim::live::parse_ministry_address)]
-        ministries: Vec<(gcif_sim::model::Ministry, tonic::transport::Endpoint)>,
+        ministries: Vec<(gcif_sim::model::Ministry, gcif_sim::transport::Address)>,
         /// Sharing policy.
         #[arg(long, default_value = "compact-2019")]
         policy: gcif_sim::policy::PolicyName,
@@ -227,14 +229,14 @@ pub fn dispatch(cli: Cli) -> ExitCode {
 
 fn serve_hub(
     listen: std::net::SocketAddr,
-    ministries: Vec<(gcif_sim::model::Ministry, tonic::transport::Endpoint)>,
+    ministries: Vec<(gcif_sim::model::Ministry, gcif_sim::transport::Address)>,
     policy: gcif_sim::policy::PolicyName,
     events: Option<PathBuf>,
 ) -> anyhow::Result<()> {
     use std::sync::Arc;
 
-    use gcif_sim::live::{HubConfig, JsonLinesSink};
-    use gcif_sim::report::EventSink;
+    use gcif_sim::events::{EventSink, JsonLines};
+    use gcif_sim::live::HubConfig;
 
     let mut map = std::collections::BTreeMap::new();
     for (m, endpoint) in ministries {
@@ -244,9 +246,9 @@ fn serve_hub(
         Some(path) => {
             let file = std::fs::File::create(&path)
                 .with_context(|| format!("cannot write {}", path.display()))?;
-            Arc::new(JsonLinesSink::new(std::io::BufWriter::new(file)))
+            Arc::new(JsonLines::flushed(std::io::BufWriter::new(file)))
         }
-        None => Arc::new(JsonLinesSink::new(std::io::stdout())),
+        None => Arc::new(JsonLines::flushed(std::io::stdout())),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -398,15 +400,23 @@ fn run(file: &Path, seed: Option<u64>, out: Option<PathBuf>, json: bool, html: b
         }
     };
     let seed = seed.or(scenario.seed).unwrap_or(sim::DEFAULT_SEED);
-    let progress = (!json && std::io::stderr().is_terminal()).then(|| {
-        let bar = ProgressBar::new(0);
-        bar.set_style(
-            ProgressStyle::with_template("simulated {msg} [{bar:40}] {elapsed} wall")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        bar
+    let bar = (!json && std::io::stderr().is_terminal()).then(progress_bar);
+    let progress = bar.clone().map(|bar| -> sim::Progress {
+        Arc::new(move |done, total| {
+            bar.set_length(total.as_secs().max(1));
+            bar.set_position(done.as_secs());
+            bar.set_message(format!(
+                "{} of {}",
+                report::summary::human(done.as_millis() as u64),
+                report::summary::human(total.as_millis() as u64)
+            ));
+        })
     });
-    let output = match sim::run(&scenario, seed, progress) {
+    let output = sim::run(&scenario, seed, progress);
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let output = match output {
         Ok(o) => o,
         Err(e) => {
             eprintln!("gcif-sim: {e}");
@@ -468,6 +478,16 @@ fn run(file: &Path, seed: Option<u64>, out: Option<PathBuf>, json: bool, html: b
     }
 }
 
+/// A bar following simulated time, for a run on a terminal.
+fn progress_bar() -> ProgressBar {
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("simulated {msg} [{bar:40}] {elapsed} wall")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}
+
 fn write_results(
     dir: &Path,
     scenario_file: &Path,
@@ -488,7 +508,7 @@ fn write_results(
     let path = dir.join("events.jsonl");
     let file =
         std::fs::File::create(&path).with_context(|| format!("cannot write {}", path.display()))?;
-    report::write_jsonl(events, std::io::BufWriter::new(file))
+    events::write_jsonl(events, std::io::BufWriter::new(file))
         .with_context(|| format!("cannot write {}", path.display()))?;
     let path = dir.join("summary.json");
     let text = serde_json::to_string_pretty(summary)?;

@@ -18,11 +18,15 @@
 //!   report (after-action review, message-flow diagram, service measures) and
 //!   the comparison of two runs.
 
+pub mod config;
+pub mod events;
+pub mod host;
 pub mod hub;
 pub mod live;
 pub mod model;
 pub mod msel;
 pub mod node;
+pub mod plan;
 pub mod policy;
 pub mod report;
 pub mod retry;

@@ -15,7 +15,7 @@ struct SimulatedTime;
 
 impl FormatTime for SimulatedTime {
     fn format_time(&self, w: &mut Writer<'_>) -> std::fmt::Result {
-        match gcif_sim::sim::elapsed() {
+        match gcif_sim::events::clock::elapsed() {
             Some(d) => {
                 let ms = d.as_millis() as u64;
                 let (s, ms) = (ms / 1000, ms % 1000);

@@ -296,7 +296,7 @@ fn route_injects(scenario: &Scenario) -> Vec<Result<Vec<Ministry>, String>> {
     let mut hub = Hub::new(policy, DeliveryConfig::default());
     let mut routes = vec![Err("not routed".to_string()); scenario.injects.len()];
     // Without traffic the plan draws nothing from the seed.
-    for p in crate::sim::plan_for(&injects_only, 0) {
+    for p in crate::plan::plan_for(&injects_only, 0) {
         let Some(i) = p.inject else { continue };
         routes[i] = match hub.on_publish(p.envelope.created, p.envelope) {
             PublishOutcome::Accepted { recipients, .. } => Ok(recipients),

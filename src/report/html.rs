@@ -633,9 +633,9 @@ fn flow_data(
         .iter()
         .map(|f| {
             let kind = match f.kind {
-                super::FaultKind::Partition => "partition",
-                super::FaultKind::Crash => "crash",
-                super::FaultKind::Degrade => "degrade",
+                crate::events::FaultKind::Partition => "partition",
+                crate::events::FaultKind::Crash => "crash",
+                crate::events::FaultKind::Degrade => "degrade",
             };
             let lanes: Vec<usize> = f.targets.iter().map(|&h| lane(h)).collect();
             json!([kind, lanes, f.from, f.until, f.describe()])

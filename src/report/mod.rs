@@ -4,11 +4,9 @@
 
 pub mod analysis;
 pub mod compare;
-pub mod events;
 pub mod html;
 pub mod rundir;
 pub mod summary;
 
-pub use events::{Event, EventBody, EventSink, FaultKind, Recorder, read_jsonl, write_jsonl};
 pub use rundir::{RunDir, RunDirError};
 pub use summary::{Check, Index, Outcome, Summary, Verdict, check_expectations};

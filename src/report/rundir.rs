@@ -4,9 +4,10 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{Event, Summary, read_jsonl};
+use super::Summary;
+use crate::events::{Event, read_jsonl};
+use crate::plan::{self, Planned};
 use crate::scenario::{self, Scenario};
-use crate::sim::{self, Planned};
 
 /// The file names inside a run directory.
 pub const SUMMARY: &str = "summary.json";
@@ -103,7 +104,7 @@ impl RunDir {
             }
         }
         let mut plan = match &scenario {
-            Some(s) => sim::plan_for(s, summary.seed),
+            Some(s) => plan::plan_for(s, summary.seed),
             None => Vec::new(),
         };
         if !plan.is_empty() && !plan_matches(&plan, &events) {
@@ -131,7 +132,7 @@ fn plan_matches(plan: &[Planned], events: &[Event]) -> bool {
     let by_id: std::collections::BTreeMap<_, _> =
         plan.iter().map(|p| (&p.envelope.id, &p.envelope)).collect();
     events.iter().all(|e| match &e.body {
-        super::EventBody::Published {
+        crate::events::EventBody::Published {
             msg, kind, from, ..
         } => by_id
             .get(msg)

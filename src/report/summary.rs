@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Event, EventBody};
+use crate::events::{Event, EventBody};
 use crate::model::{Kind, MessageId, Ministry};
+use crate::plan::Planned;
 use crate::scenario::{Scenario, format_duration};
-use crate::sim::Planned;
 
 /// What the event log says about each message.
 #[derive(Debug, Default)]

@@ -98,12 +98,6 @@ pub struct LinkFaults {
     pub degradations: Vec<((Host, Host), Window, Duration)>,
 }
 
-/// Who is at the other end of a simulated connection (tonic's connect info).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SimPeer {
-    pub host: Host,
-}
-
 struct HostSlot {
     up: bool,
     listener: Option<mpsc::UnboundedSender<SimStream>>,
@@ -458,14 +452,6 @@ impl Drop for SimStream {
             self.shut = true;
             self.conn.send(self.side, |at| Segment::Eof { at });
         }
-    }
-}
-
-impl tonic::transport::server::Connected for SimStream {
-    type ConnectInfo = SimPeer;
-
-    fn connect_info(&self) -> SimPeer {
-        SimPeer { host: self.peer() }
     }
 }
 

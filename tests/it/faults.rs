@@ -87,7 +87,7 @@ fn a_hub_crash_keeps_accepted_messages_and_resumes() {
         );
         assert!(t < restarted + 60_000, "seed {seed}: slow recovery ({t})");
         let nothing_while_down = p.out.events.iter().all(|e| {
-            !(matches!(e.body, gcif_sim::report::EventBody::Accepted { .. })
+            !(matches!(e.body, gcif_sim::events::EventBody::Accepted { .. })
                 && e.t > 3_600_000
                 && e.t < restarted)
         });

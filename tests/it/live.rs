@@ -6,7 +6,8 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use gcif_sim::live::{HubConfig, JsonLinesSink, parse_ministry_address};
+use gcif_sim::events::JsonLines;
+use gcif_sim::live::{HubConfig, parse_ministry_address};
 use gcif_sim::policy::PolicyName;
 use gcif_sim::wire::{self, hub_client::HubClient, ministry_server::MinistryServer};
 use tokio::net::TcpListener;
@@ -112,7 +113,7 @@ async fn a_node_joins_with_the_proto_alone_and_gets_status_codes() {
     let hub = tokio::spawn(gcif_sim::live::serve_hub(
         hub_listener,
         config,
-        Arc::new(JsonLinesSink::new(log.clone())),
+        Arc::new(JsonLines::flushed(log.clone())),
         async {
             let _ = stop_rx.await;
         },
@@ -193,7 +194,7 @@ async fn a_node_joins_with_the_proto_alone_and_gets_status_codes() {
     stop_tx.send(()).unwrap();
     hub.await.unwrap().unwrap();
     let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
-    let events = gcif_sim::report::read_jsonl(&text).unwrap();
+    let events = gcif_sim::events::read_jsonl(&text).unwrap();
     let names: Vec<String> = events.iter().map(crate::support::event_name).collect();
     assert_eq!(
         names.iter().filter(|n| *n == "accepted").count(),

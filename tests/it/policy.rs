@@ -1,7 +1,7 @@
 //! compact-2019 as seen from the event log.
 
+use gcif_sim::events::EventBody;
 use gcif_sim::model::Ministry::{self, *};
-use gcif_sim::report::EventBody;
 
 use crate::support::{audit, play};
 

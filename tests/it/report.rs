@@ -12,7 +12,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use gcif_sim::report::{EventBody, read_jsonl};
+use gcif_sim::events::{EventBody, read_jsonl};
 
 use crate::support::{gcif_sim, shipped};
 

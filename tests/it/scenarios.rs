@@ -69,11 +69,11 @@ fn run_writes_the_event_log_and_prints_the_summary() {
         );
     }
     let log = std::fs::read_to_string(dir.join("events.jsonl")).expect("events.jsonl written");
-    let events = gcif_sim::report::read_jsonl(&log).expect("every line is a documented event");
+    let events = gcif_sim::events::read_jsonl(&log).expect("every line is a documented event");
     assert!(
         events
             .iter()
-            .any(|e| matches!(e.body, gcif_sim::report::EventBody::Expectation { .. }))
+            .any(|e| matches!(e.body, gcif_sim::events::EventBody::Expectation { .. }))
     );
     let json = gcif_sim(&[
         "run",

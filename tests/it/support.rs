@@ -4,8 +4,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+use gcif_sim::events::{Event, EventBody};
 use gcif_sim::model::{Kind, MessageId, Ministry};
-use gcif_sim::report::{self, Event, EventBody, Verdict};
+use gcif_sim::report::{self, Verdict};
 use gcif_sim::scenario::{self, Scenario};
 use gcif_sim::sim::{self, RunOutput};
 

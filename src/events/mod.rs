@@ -1,13 +1,24 @@
-//! The event log: what happened, in simulated-time order. Written as
+//! The event log: what happened, in run-time order. Written as
 //! `events.jsonl`, one JSON object per line; its shape is a documented
 //! contract (see README.md), read by reports, tests and outside tools.
+//!
+//! This is the lowest layer above the model: hosts write events, every driver
+//! (simulated or live) hands the hosts a [`Log`], and reports read the events
+//! back. Events are stamped by one [`Clock`], the driver's, so every event of
+//! a run shares one time base.
+//!
+//! - [`clock`]: the [`Clock`] trait and the tokio-driven clock of the
+//!   simulation and of live runs.
+//! - [`sink`]: where events go: [`Recorder`] (in memory), [`JsonLines`]
+//!   (streamed to a file), [`FanOut`] (several at once).
 
-use std::collections::BTreeMap;
+pub mod clock;
+pub mod sink;
+
 use std::io::{self, Write};
-use std::sync::Mutex;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use tokio::time::Instant;
 
 use crate::model::{Host, Kind, MessageId, Ministry};
 use crate::policy::{Redaction, Withheld};
@@ -116,79 +127,43 @@ pub enum EventBody {
     },
 }
 
-impl<'de> Deserialize<'de> for Ministry {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
+pub use clock::{Clock, TokioClock};
+pub use sink::{EventSink, FanOut, JsonLines, Recorder};
+
+/// What hosts write events through: the driver's clock, which stamps each
+/// event, and the sink that keeps it.
+#[derive(Clone)]
+pub struct Log {
+    clock: Arc<dyn Clock>,
+    sink: Arc<dyn EventSink>,
 }
 
-impl<'de> Deserialize<'de> for Host {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
+impl Log {
+    /// A log stamping events with `clock` and handing them to `sink`.
+    pub fn new(clock: Arc<dyn Clock>, sink: Arc<dyn EventSink>) -> Log {
+        Log { clock, sink }
     }
-}
 
-/// Where the hosts report what happens.
-pub trait EventSink: Send + Sync + 'static {
+    /// The clock events are stamped with.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
     /// Records `body` as happening now.
-    fn record(&self, body: EventBody);
-}
-
-/// The simulation's event sink: stamps each event with virtual time since
-/// `origin` and keeps them in order.
-pub struct Recorder {
-    origin: Instant,
-    /// Inject labels by message id, filled into `published` events.
-    labels: BTreeMap<MessageId, String>,
-    events: Mutex<Vec<Event>>,
-}
-
-impl Recorder {
-    /// A recorder whose t=0 is `origin`.
-    pub fn new(origin: Instant, labels: BTreeMap<MessageId, String>) -> Recorder {
-        Recorder {
-            origin,
-            labels,
-            events: Mutex::new(Vec::new()),
-        }
-    }
-
-    /// Simulated milliseconds since the origin.
-    pub fn now_t(&self) -> u64 {
-        Instant::now()
-            .saturating_duration_since(self.origin)
-            .as_millis() as u64
-    }
-
-    /// Takes the recorded events out.
-    pub fn take(&self) -> Vec<Event> {
-        std::mem::take(&mut *self.events.lock().unwrap_or_else(|e| e.into_inner()))
-    }
-}
-
-impl EventSink for Recorder {
-    fn record(&self, mut body: EventBody) {
-        if let EventBody::Published { msg, inject, .. } = &mut body
-            && inject.is_none()
-        {
-            *inject = self.labels.get(msg).cloned();
-        }
-        let t = self.now_t();
-        tracing::debug!(target: "gcif_sim::events", t, ?body);
-        self.events
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(Event { t, body });
+    pub fn record(&self, body: EventBody) {
+        let event = Event {
+            t: self.clock.t(),
+            body,
+        };
+        tracing::debug!(target: "gcif_sim::events", t = event.t, body = ?event.body);
+        self.sink.write(event);
     }
 }
 
 /// Writes `events` as JSON lines.
 pub fn write_jsonl(events: &[Event], mut out: impl Write) -> io::Result<()> {
     for e in events {
-        serde_json::to_writer(&mut out, e)?;
-        out.write_all(b"\n")?;
+        sink::write_line(&mut out, e)?;
     }
     out.flush()
 }

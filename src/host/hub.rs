@@ -1,0 +1,155 @@
+//! The hub's host: [`Hub`] with its clock and log.
+
+use tokio::sync::Notify;
+use tokio::sync::futures::Notified;
+
+use super::{Transmission, lock};
+use crate::events::{EventBody, Log};
+use crate::hub::{Delivery, Hub, PublishOutcome, Refusal};
+use crate::model::{Envelope, Host, Ministry, Timestamp};
+
+/// The hub's answer to an accepted publish, as the publisher is told it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    /// Who the message will be delivered to.
+    pub recipients: Vec<Ministry>,
+    /// A retried publish of a message already accepted.
+    pub duplicate: bool,
+}
+
+/// The hub, its clock and its log; see the [module contract](super).
+pub struct HubHost {
+    hub: std::sync::Mutex<Hub>,
+    log: Log,
+    /// Fires when deliveries were queued or a delivery ended.
+    wake: Notify,
+}
+
+impl HubHost {
+    /// A host around `hub`, writing to `log`.
+    pub fn new(hub: Hub, log: Log) -> HubHost {
+        HubHost {
+            hub: std::sync::Mutex::new(hub),
+            log,
+            wake: Notify::new(),
+        }
+    }
+
+    fn now(&self) -> Timestamp {
+        self.log.clock().now()
+    }
+
+    /// A publish of `envelope` arrived (the `attempt`-th the node made). The
+    /// answer is the receipt or the refusal to send back.
+    pub fn on_publish(&self, envelope: Envelope, attempt: u32) -> Result<Published, Refusal> {
+        let (id, kind, from) = (envelope.id.clone(), envelope.kind, envelope.originator);
+        self.log.record(EventBody::Received {
+            msg: id.clone(),
+            from: Host::Node(from),
+            to: Host::Hub,
+            attempt,
+        });
+        let outcome = lock(&self.hub).on_publish(self.now(), envelope);
+        match outcome {
+            PublishOutcome::Accepted {
+                recipients,
+                first,
+                withheld,
+                redacted,
+            } => {
+                if first {
+                    tracing::debug!(msg = %id, ?recipients, "accepted");
+                    self.log.record(EventBody::Accepted {
+                        msg: id,
+                        kind,
+                        from,
+                        recipients: recipients.clone(),
+                        withheld,
+                        redacted,
+                    });
+                    self.wake.notify_one();
+                }
+                Ok(Published {
+                    recipients,
+                    duplicate: !first,
+                })
+            }
+            PublishOutcome::Refused { refusal, first } => {
+                if first {
+                    tracing::info!(msg = %id, reason = refusal.reason(), "rejected");
+                    self.log.record(EventBody::Rejected {
+                        msg: id,
+                        from,
+                        reason: refusal.reason().to_string(),
+                    });
+                }
+                Err(refusal)
+            }
+        }
+    }
+
+    /// The deliveries to start now (each recorded as `sent`), and when to
+    /// poll again if nothing wakes the host before.
+    pub fn poll(&self) -> (Vec<Delivery>, Option<Timestamp>) {
+        let now = self.now();
+        let (due, next) = {
+            let mut h = lock(&self.hub);
+            (h.poll(now), h.next_wakeup())
+        };
+        for d in &due {
+            self.log.record(EventBody::Sent {
+                msg: d.envelope.id.clone(),
+                from: Host::Hub,
+                to: Host::Node(d.to),
+                attempt: d.attempt,
+            });
+        }
+        (due, next)
+    }
+
+    /// Delivery `d` ended with `result`.
+    pub fn on_delivery(&self, d: &Delivery, result: Transmission<()>) {
+        let now = self.now();
+        let mut h = lock(&self.hub);
+        match result {
+            Transmission::Answered(()) => h.on_acked(now, d.to, d.seq),
+            Transmission::Refused(reason) => {
+                tracing::warn!(msg = %d.envelope.id, to = %d.to, reason, "recipient refused delivery");
+                h.on_refused_by_recipient(d.to, d.seq);
+            }
+            Transmission::Failed(error) => {
+                tracing::debug!(msg = %d.envelope.id, to = %d.to, attempt = d.attempt, error, "delivery failed");
+                self.log.record(EventBody::Failed {
+                    msg: d.envelope.id.clone(),
+                    from: Host::Hub,
+                    to: Host::Node(d.to),
+                    attempt: d.attempt,
+                    error,
+                });
+                h.on_failed(now, d.to, d.seq);
+            }
+        }
+        drop(h);
+        self.wake.notify_one();
+    }
+
+    /// Resolves when there may be new work for [`HubHost::poll`].
+    pub fn notified(&self) -> Notified<'_> {
+        self.wake.notified()
+    }
+
+    /// The host restarted after a crash: nothing is in flight any more.
+    pub fn on_restart(&self) {
+        lock(&self.hub).on_restart(self.now());
+    }
+
+    /// Deliveries not yet acknowledged, all recipients together.
+    pub fn backlog(&self) -> usize {
+        lock(&self.hub).backlog()
+    }
+
+    /// Reads the state machine (for checks and inspection).
+    pub fn inspect<R>(&self, f: impl FnOnce(&Hub) -> R) -> R {
+        f(&lock(&self.hub))
+    }
+}

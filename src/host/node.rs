@@ -1,0 +1,192 @@
+//! A ministry node's host: [`Node`] with its clock and log.
+
+use std::collections::BTreeMap;
+
+use tokio::sync::Notify;
+use tokio::sync::futures::Notified;
+
+use super::{Transmission, lock};
+use crate::events::{EventBody, Log};
+use crate::model::{Envelope, Host, MessageId, Ministry, Timestamp};
+use crate::node::{Node, Outcome, Publish, Receipt};
+
+/// The node's answer to a delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delivered {
+    /// The node had the message already and discarded this copy.
+    pub duplicate: bool,
+}
+
+struct State {
+    node: Node,
+    /// Scenario inject labels of submitted messages, for `published` events.
+    labels: BTreeMap<MessageId, String>,
+}
+
+/// A node, its clock and its log; see the [module contract](super).
+pub struct NodeHost {
+    me: Ministry,
+    state: std::sync::Mutex<State>,
+    log: Log,
+    /// Fires when a message was submitted or a publish ended.
+    wake: Notify,
+}
+
+impl NodeHost {
+    /// A host around `node`, writing to `log`.
+    pub fn new(node: Node, log: Log) -> NodeHost {
+        NodeHost {
+            me: node.ministry(),
+            state: std::sync::Mutex::new(State {
+                node,
+                labels: BTreeMap::new(),
+            }),
+            log,
+            wake: Notify::new(),
+        }
+    }
+
+    fn now(&self) -> Timestamp {
+        self.log.clock().now()
+    }
+
+    /// Which ministry this node serves.
+    pub fn ministry(&self) -> Ministry {
+        self.me
+    }
+
+    /// An operator hands the node `envelope` to publish; `label` is the
+    /// scenario inject's `id`, carried into the `published` event.
+    pub fn submit(&self, envelope: Envelope, label: Option<String>) {
+        let now = self.now();
+        let mut s = lock(&self.state);
+        if let Some(label) = label {
+            s.labels.insert(envelope.id.clone(), label);
+        }
+        s.node.submit(now, envelope);
+        drop(s);
+        self.wake.notify_one();
+    }
+
+    /// The publishes to start now (each recorded as `sent`, and the first
+    /// attempt of a message as `published`), and when to poll again.
+    pub fn poll(&self) -> (Vec<Publish>, Option<Timestamp>) {
+        let now = self.now();
+        let (due, next, labels) = {
+            let mut s = lock(&self.state);
+            let due = s.node.poll(now);
+            let labels: Vec<Option<String>> = due
+                .iter()
+                .map(|p| s.labels.get(&p.envelope.id).cloned())
+                .collect();
+            (due, s.node.next_wakeup(), labels)
+        };
+        for (p, inject) in due.iter().zip(labels) {
+            if p.attempt == 1 {
+                self.log.record(EventBody::Published {
+                    msg: p.envelope.id.clone(),
+                    kind: p.envelope.kind,
+                    from: self.me,
+                    inject,
+                });
+            }
+            self.log.record(EventBody::Sent {
+                msg: p.envelope.id.clone(),
+                from: Host::Node(self.me),
+                to: Host::Hub,
+                attempt: p.attempt,
+            });
+        }
+        (due, next)
+    }
+
+    /// Publish `p` ended with `result`: the recipients the hub named, a
+    /// refusal, or a failure to get through.
+    pub fn on_publish(&self, p: &Publish, result: Transmission<Vec<Ministry>>) {
+        let now = self.now();
+        let mut s = lock(&self.state);
+        match result {
+            Transmission::Answered(recipients) => {
+                s.node
+                    .on_outcome(now, p.seq, Outcome::Accepted { recipients });
+            }
+            Transmission::Refused(reason) => {
+                tracing::info!(msg = %p.envelope.id, reason, "publish refused");
+                s.node.on_outcome(now, p.seq, Outcome::Refused { reason });
+            }
+            Transmission::Failed(error) => {
+                tracing::debug!(msg = %p.envelope.id, attempt = p.attempt, error, "publish failed");
+                self.log.record(EventBody::Failed {
+                    msg: p.envelope.id.clone(),
+                    from: Host::Node(self.me),
+                    to: Host::Hub,
+                    attempt: p.attempt,
+                    error,
+                });
+                s.node.on_publish_failed(now, p.seq);
+            }
+        }
+        drop(s);
+        self.wake.notify_one();
+    }
+
+    /// The hub delivers `envelope` (its `attempt`-th try), addressed to
+    /// `recipient`. A delivery addressed to another ministry is refused with
+    /// the reason, as malformed.
+    pub fn on_deliver(
+        &self,
+        recipient: &str,
+        envelope: Envelope,
+        attempt: u32,
+    ) -> Result<Delivered, String> {
+        let now = self.now();
+        let me = self.me;
+        let mut s = lock(&self.state);
+        if recipient != me.code() {
+            return Err(format!("delivery addressed to {recipient:?} reached {me}"));
+        }
+        let (id, kind, created) = (envelope.id.clone(), envelope.kind, envelope.created);
+        self.log.record(EventBody::Received {
+            msg: id.clone(),
+            from: Host::Hub,
+            to: Host::Node(me),
+            attempt,
+        });
+        let receipt = s.node.on_deliver(now, envelope);
+        drop(s);
+        let duplicate = receipt == Receipt::Duplicate;
+        if duplicate {
+            tracing::debug!(msg = %id, to = %me, attempt, "duplicate discarded");
+            self.log.record(EventBody::Duplicate { msg: id, to: me });
+        } else {
+            tracing::debug!(msg = %id, to = %me, "delivered");
+            self.log.record(EventBody::Delivered {
+                msg: id,
+                kind,
+                to: me,
+                latency_ms: now.since(created),
+            });
+        }
+        Ok(Delivered { duplicate })
+    }
+
+    /// Resolves when there may be new work for [`NodeHost::poll`].
+    pub fn notified(&self) -> Notified<'_> {
+        self.wake.notified()
+    }
+
+    /// The host restarted after a crash: nothing is in flight any more.
+    pub fn on_restart(&self) {
+        lock(&self.state).node.on_restart(self.now());
+    }
+
+    /// Messages submitted but not yet answered by the hub.
+    pub fn pending(&self) -> usize {
+        lock(&self.state).node.pending()
+    }
+
+    /// Reads the state machine (for checks and inspection).
+    pub fn inspect<R>(&self, f: impl FnOnce(&Node) -> R) -> R {
+        f(&lock(&self.state).node)
+    }
+}

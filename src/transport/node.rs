@@ -1,0 +1,103 @@
+//! The `gcif.v1.Ministry` service of a node and the node's publish loop.
+
+use std::future::Future;
+use std::io;
+use std::sync::{Arc, Mutex};
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::task::JoinSet;
+use tokio_stream::{Stream, StreamExt};
+use tonic::{Request, Response, Status};
+use tracing::Instrument;
+
+use super::{Channels, Conn, Peer, ServeError, transmission, wait_for_work};
+use crate::events::TokioClock;
+use crate::host::{NodeHost, Transmission, lock};
+use crate::model;
+use crate::wire::{self, hub_client::HubClient, ministry_server::MinistryServer};
+
+/// The `gcif.v1.Ministry` service over a [`NodeHost`].
+struct MinistryService {
+    host: Arc<NodeHost>,
+}
+
+#[tonic::async_trait]
+impl wire::ministry_server::Ministry for MinistryService {
+    async fn deliver(
+        &self,
+        request: Request<wire::Delivery>,
+    ) -> Result<Response<wire::DeliveryAck>, Status> {
+        let delivery = request.into_inner();
+        let Some(envelope) = delivery.envelope else {
+            return Err(Status::invalid_argument("envelope is missing"));
+        };
+        let envelope = model::Envelope::try_from(envelope)
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let id = envelope.id.0.clone();
+        let ack = self
+            .host
+            .on_deliver(&delivery.recipient, envelope, delivery.attempt)
+            .map_err(Status::invalid_argument)?;
+        Ok(Response::new(wire::DeliveryAck {
+            message_id: id,
+            duplicate: ack.duplicate,
+        }))
+    }
+}
+
+/// Serves `gcif.v1.Ministry` for `host` on the connections `incoming`
+/// yields, until `shutdown` completes.
+pub async fn serve_node<I, S>(
+    host: Arc<NodeHost>,
+    incoming: I,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServeError>
+where
+    I: Stream<Item = io::Result<S>> + Send + 'static,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    tonic::transport::Server::builder()
+        .add_service(MinistryServer::new(MinistryService { host }))
+        .serve_with_incoming_shutdown(incoming.map(|c| c.map(Conn)), shutdown)
+        .await
+        .map_err(|e| ServeError(e.to_string()))
+}
+
+/// A node's publish loop: publishes what `host` says is due to the hub at
+/// `hub`; runs until aborted.
+pub async fn node_publish_loop(host: Arc<NodeHost>, clock: TokioClock, hub: Peer) {
+    // One peer, the hub.
+    let channels = Arc::new(Mutex::new(Channels::new()));
+    let mut tasks = JoinSet::new();
+    loop {
+        let (due, next) = host.poll();
+        for p in due {
+            let (generation, channel) = lock(&channels).get((), &hub);
+            let (host, channels) = (host.clone(), channels.clone());
+            tasks.spawn(
+                async move {
+                    let request = wire::PublishRequest {
+                        envelope: Some((&p.envelope).into()),
+                        attempt: p.attempt,
+                    };
+                    let result = HubClient::new(channel).publish(request).await;
+                    let result = transmission(result, |receipt| {
+                        receipt
+                            .into_inner()
+                            .recipients
+                            .iter()
+                            .filter_map(|r| r.parse().ok())
+                            .collect()
+                    });
+                    if let Transmission::Failed(_) = result {
+                        lock(&channels).failed((), generation);
+                    }
+                    host.on_publish(&p, result);
+                }
+                .in_current_span(),
+            );
+        }
+        while tasks.try_join_next().is_some() {}
+        wait_for_work(host.notified(), next.map(|t| clock.instant_at(t))).await;
+    }
+}
