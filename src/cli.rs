@@ -13,8 +13,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use gcif_sim::events::{self, Event, EventBody};
-use gcif_sim::report::{self, Summary};
+use gcif_sim::report;
 use gcif_sim::scenario;
 use gcif_sim::sim;
 
@@ -412,33 +411,22 @@ fn run(file: &Path, seed: Option<u64>, out: Option<PathBuf>, json: bool, html: b
             ));
         })
     });
-    let output = sim::run(&scenario, seed, progress);
+    let played = gcif_sim::run::play(&scenario, seed, progress);
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    let output = match output {
-        Ok(o) => o,
+    let played = match played {
+        Ok(p) => p,
         Err(e) => {
             eprintln!("gcif-sim: {e}");
             return ExitCode::from(BAD_INPUT);
         }
     };
-    let verdicts = report::check_expectations(&scenario, &output.plan, &output.events);
-    let end_t = output.end.as_millis() as u64;
-    let mut events = output.events;
-    events.extend(verdicts.iter().map(|v| Event {
-        t: end_t,
-        body: EventBody::Expectation {
-            name: v.name.clone(),
-            ok: v.ok,
-            detail: v.detail.clone(),
-        },
-    }));
-    let summary = Summary::new(&scenario, seed, &output.plan, &events, output.end, verdicts);
+    let summary = &played.summary;
     let dir =
         out.unwrap_or_else(|| PathBuf::from("runs").join(format!("{}-{seed}", scenario.name)));
-    if let Err(e) = write_results(&dir, file, &events, &summary) {
-        eprintln!("gcif-sim: {e:#}");
+    if let Err(e) = played.write(&dir, &scenario, file) {
+        eprintln!("gcif-sim: {e}");
         return ExitCode::from(BAD_INPUT);
     }
     let report_path = if html {
@@ -462,7 +450,10 @@ fn run(file: &Path, seed: Option<u64>, out: Option<PathBuf>, json: bool, html: b
         }
     } else {
         out!("{}", summary.to_table());
-        outln!("\nevent log: {}", dir.join("events.jsonl").display());
+        outln!(
+            "\nevent log: {}",
+            dir.join(report::rundir::EVENTS).display()
+        );
         match report_path {
             Some(path) => outln!("report: {}", path.display()),
             None => outln!(
@@ -486,33 +477,4 @@ fn progress_bar() -> ProgressBar {
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     bar
-}
-
-fn write_results(
-    dir: &Path,
-    scenario_file: &Path,
-    events: &[Event],
-    summary: &Summary,
-) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    // A copy of the scenario as played, so reports read the run alone.
-    let path = dir.join(report::rundir::SCENARIO);
-    let same = matches!(
-        (scenario_file.canonicalize(), path.canonicalize()),
-        (Ok(a), Ok(b)) if a == b
-    );
-    if !same {
-        std::fs::copy(scenario_file, &path)
-            .with_context(|| format!("cannot write {}", path.display()))?;
-    }
-    let path = dir.join("events.jsonl");
-    let file =
-        std::fs::File::create(&path).with_context(|| format!("cannot write {}", path.display()))?;
-    events::write_jsonl(events, std::io::BufWriter::new(file))
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    let path = dir.join("summary.json");
-    let text = serde_json::to_string_pretty(summary)?;
-    std::fs::write(&path, text + "\n")
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
 }

@@ -30,6 +30,7 @@ pub mod plan;
 pub mod policy;
 pub mod report;
 pub mod retry;
+pub mod run;
 pub mod scenario;
 pub mod sim;
 pub mod simnet;

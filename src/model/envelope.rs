@@ -3,6 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::Ministry;
@@ -11,7 +12,10 @@ use super::Ministry;
 ///
 /// The state machines take "now" as one of these; the simulation computes it from
 /// virtual time, a live host from the wall clock.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+#[serde(transparent)]
 pub struct Timestamp(pub i64);
 
 impl Timestamp {
@@ -47,7 +51,10 @@ impl From<&str> for MessageId {
 }
 
 /// Whether a message is about the real world, an exercise, or a technical test.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Status {
     Actual,
     Exercise,
@@ -66,7 +73,10 @@ impl Status {
 }
 
 /// Where a message stands in its thread.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum MessageType {
     /// A new report.
     Alert,
@@ -88,13 +98,33 @@ impl MessageType {
 }
 
 /// Traffic Light Protocol 2.0 handling mark.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+///
+/// Spelled `clear`, `green`, `amber`, `amber+strict`, `red` in files; the TLP
+/// labels (`TLP:AMBER+STRICT`), upper case, `white` and `amber_strict` are read too.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize, JsonSchema,
+)]
 pub enum Handling {
+    #[serde(
+        rename = "clear",
+        alias = "CLEAR",
+        alias = "TLP:CLEAR",
+        alias = "white"
+    )]
     Clear,
     #[default]
+    #[serde(rename = "green", alias = "GREEN", alias = "TLP:GREEN")]
     Green,
+    #[serde(rename = "amber", alias = "AMBER", alias = "TLP:AMBER")]
     Amber,
+    #[serde(
+        rename = "amber+strict",
+        alias = "AMBER+STRICT",
+        alias = "TLP:AMBER+STRICT",
+        alias = "amber_strict"
+    )]
     AmberStrict,
+    #[serde(rename = "red", alias = "RED", alias = "TLP:RED")]
     Red,
 }
 
@@ -112,7 +142,9 @@ impl Handling {
 }
 
 /// The three kinds of message the exchange carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     CaravanAlert,
@@ -141,7 +173,7 @@ impl fmt::Display for Kind {
 }
 
 /// A named place; `country` is ISO 3166-1 alpha-2.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Place {
     pub name: String,
     pub country: String,
@@ -150,7 +182,7 @@ pub struct Place {
 }
 
 /// A high-risk migration flow.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct CaravanAlert {
     pub caravan_id: String,
     pub location: Place,
@@ -161,7 +193,8 @@ pub struct CaravanAlert {
 }
 
 /// The kind of a flagged identity document.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum DocumentKind {
     #[default]
     Passport,
@@ -173,7 +206,7 @@ pub enum DocumentKind {
 }
 
 /// The person a flagged document names.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Holder {
     pub name: String,
     /// `YYYY-MM-DD`, or empty when unknown.
@@ -182,7 +215,7 @@ pub struct Holder {
 }
 
 /// A forged or altered identity document seen at a border.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DocumentFlag {
     pub document_kind: DocumentKind,
     pub issuing_country: String,
@@ -193,7 +226,8 @@ pub struct DocumentFlag {
 }
 
 /// How a shipment travels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum Conveyance {
     #[default]
     Truck,
@@ -203,7 +237,8 @@ pub enum Conveyance {
 }
 
 /// What the notifying ministry recommends the receivers do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum RecommendedAction {
     #[default]
     Monitor,
@@ -212,7 +247,7 @@ pub enum RecommendedAction {
 }
 
 /// A shipment scored high-risk for narcotics smuggling.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct CargoNotice {
     pub container_id: String,
     pub bill_of_lading: String,
@@ -226,7 +261,8 @@ pub struct CargoNotice {
 }
 
 /// One of the three payloads.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Payload {
     CaravanAlert(CaravanAlert),
     DocumentFlag(DocumentFlag),
@@ -322,7 +358,10 @@ impl Payload {
 }
 
 /// A message as it travels the exchange.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Serialized (in `messages.jsonl`) with the `.proto`'s field names; times
+/// are milliseconds since the Unix epoch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Envelope {
     pub id: MessageId,
     pub originator: Ministry,

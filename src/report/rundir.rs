@@ -1,11 +1,18 @@
-//! A run directory as `gcif-sim run` leaves it: `summary.json`, `events.jsonl`
-//! and `scenario.yaml` (a copy of the scenario as played). `report` and
-//! `compare` start from here, so they work on any run, not only the last one.
+//! A run directory, written and read here: `summary.json`, `events.jsonl`,
+//! `messages.jsonl` (what every message carried) and `scenario.yaml` (a copy
+//! of the scenario as played). `report` and `compare` start from here, so
+//! they work on any run, not only the last one, and need nothing else: the
+//! messages' content comes from `messages.jsonl`, not from re-planning.
 
+use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use serde::{Deserialize, Serialize};
+
 use super::Summary;
-use crate::events::{Event, read_jsonl};
+use crate::events::{Event, read_jsonl, write_jsonl};
+use crate::model::{Envelope, MessageId, Ministry};
 use crate::plan::{self, Planned};
 use crate::scenario::{self, Scenario};
 
@@ -13,6 +20,8 @@ use crate::scenario::{self, Scenario};
 pub const SUMMARY: &str = "summary.json";
 /// The event log.
 pub const EVENTS: &str = "events.jsonl";
+/// What every message carried, one JSON object per line ([`Message`]).
+pub const MESSAGES: &str = "messages.jsonl";
 /// The copy of the scenario the run played.
 pub const SCENARIO: &str = "scenario.yaml";
 /// The HTML report.
@@ -27,6 +36,98 @@ pub enum RunDirError {
     Unreadable { path: String, message: String },
 }
 
+/// One line of `messages.jsonl`: a message the run handed to a node, with
+/// its content, and each recipient's copy where the policy redacted it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    pub msg: MessageId,
+    /// When its node was handed it (ms since the run's start).
+    pub at_t: u64,
+    /// The scenario inject it came from (index in `injects:`); absent for
+    /// generated traffic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inject: Option<usize>,
+    /// That inject's `id`, if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// The message as its originator published it.
+    pub envelope: Envelope,
+    /// The copy each redacted recipient received; a recipient not named here
+    /// received `envelope` as it is.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub copies: BTreeMap<Ministry, Envelope>,
+}
+
+impl Message {
+    /// The message as planned, for reports.
+    pub fn planned(&self) -> Planned {
+        Planned {
+            at: std::time::Duration::from_millis(self.at_t),
+            envelope: self.envelope.clone(),
+            inject: self.inject,
+        }
+    }
+}
+
+/// Writes a run directory: `events`, `messages`, `summary`, and a copy of
+/// `scenario_file` (unless it is that copy already).
+pub fn write(
+    dir: &Path,
+    scenario_file: &Path,
+    events: &[Event],
+    messages: &[Message],
+    summary: &Summary,
+) -> Result<(), RunDirError> {
+    let create = |name: &str| {
+        let path = dir.join(name);
+        std::fs::File::create(&path)
+            .map(std::io::BufWriter::new)
+            .map_err(|e| unreadable(&path, format!("cannot write: {e}")))
+            .map(|f| (path, f))
+    };
+    std::fs::create_dir_all(dir).map_err(|e| unreadable(dir, format!("cannot create: {e}")))?;
+    // A copy of the scenario as played, so reports read the run alone.
+    let copy = dir.join(SCENARIO);
+    let same = matches!(
+        (scenario_file.canonicalize(), copy.canonicalize()),
+        (Ok(a), Ok(b)) if a == b
+    );
+    if !same {
+        std::fs::copy(scenario_file, &copy)
+            .map_err(|e| unreadable(&copy, format!("cannot write: {e}")))?;
+    }
+    let (path, file) = create(EVENTS)?;
+    write_jsonl(events, file).map_err(|e| unreadable(&path, format!("cannot write: {e}")))?;
+    let (path, mut file) = create(MESSAGES)?;
+    messages
+        .iter()
+        .try_for_each(|m| {
+            serde_json::to_writer(&mut file, m)?;
+            file.write_all(b"\n")
+        })
+        .and_then(|()| file.flush())
+        .map_err(|e| unreadable(&path, format!("cannot write: {e}")))?;
+    let (path, mut file) = create(SUMMARY)?;
+    serde_json::to_writer_pretty(&mut file, summary)
+        .map_err(std::io::Error::from)
+        .and_then(|()| file.write_all(b"\n"))
+        .and_then(|()| file.flush())
+        .map_err(|e| unreadable(&path, format!("cannot write: {e}")))?;
+    Ok(())
+}
+
+/// Reads `messages.jsonl`; the error names the line.
+fn read_messages(path: &Path) -> Result<Vec<Message>, RunDirError> {
+    let text = std::fs::read_to_string(path).map_err(|e| unreadable(path, e))?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str(l).map_err(|e| unreadable(path, format!("line {}: {e}", i + 1)))
+        })
+        .collect()
+}
+
 /// Everything a report needs about one run.
 #[derive(Debug)]
 pub struct RunDir {
@@ -35,8 +136,12 @@ pub struct RunDir {
     pub events: Vec<Event>,
     /// The scenario as played, when it could be read back.
     pub scenario: Option<Scenario>,
-    /// The messages of the run with their content (empty without the scenario).
+    /// The messages of the run with their content (from `messages.jsonl`;
+    /// empty when neither it nor the scenario is there).
     pub plan: Vec<Planned>,
+    /// What every message carried, with redacted copies (empty for a run
+    /// directory written before `messages.jsonl` existed).
+    pub messages: Vec<Message>,
     /// What could not be recovered, for the report to say.
     pub warnings: Vec<String>,
 }
@@ -75,6 +180,14 @@ impl RunDir {
         let events = read_jsonl(&text).map_err(|e| unreadable(&events_path, e))?;
 
         let mut warnings = Vec::new();
+        let messages_path = dir.join(MESSAGES);
+        let has_messages = messages_path.is_file();
+        // What the scenario is still needed for, once the messages are known.
+        let needed_for = if has_messages {
+            "the injects' exercise fields"
+        } else {
+            "message content and exercise fields"
+        };
         let copy = dir.join(SCENARIO);
         let source = if copy.is_file() {
             Some(copy)
@@ -82,15 +195,19 @@ impl RunDir {
             let original = PathBuf::from(&summary.file);
             if original.is_file() {
                 warnings.push(format!(
-                    "no {SCENARIO} in the run directory; message content and exercise fields \
-                     come from {}, which may have changed since the run",
+                    "no {SCENARIO} in the run directory; {needed_for} come from {}, which may \
+                     have changed since the run",
                     summary.file
                 ));
                 Some(original)
             } else {
+                let missing = if has_messages {
+                    "objectives and expected actions"
+                } else {
+                    "message content, objectives and expected actions"
+                };
                 warnings.push(format!(
-                    "the scenario ({}) is not available: message content, objectives and \
-                     expected actions are not shown",
+                    "the scenario ({}) is not available: {missing} are not shown",
                     summary.file
                 ));
                 None
@@ -103,27 +220,53 @@ impl RunDir {
                 Err(e) => warnings.push(format!("the scenario could not be read back: {e}")),
             }
         }
-        let mut plan = match &scenario {
-            Some(s) => plan::plan_for(s, summary.seed),
-            None => Vec::new(),
+        let messages = if has_messages {
+            read_messages(&messages_path)?
+        } else {
+            Vec::new()
         };
-        if !plan.is_empty() && !plan_matches(&plan, &events) {
-            warnings.push(
-                "the scenario no longer matches the event log (edited since the run?): \
-                 message content is not shown"
-                    .into(),
-            );
-            plan.clear();
-        }
+        let plan = if has_messages {
+            messages.iter().map(Message::planned).collect()
+        } else {
+            replan(scenario.as_ref(), &summary, &events, &mut warnings)
+        };
         Ok(RunDir {
             dir: dir.to_path_buf(),
             summary,
             events,
             scenario,
             plan,
+            messages,
             warnings,
         })
     }
+}
+
+/// The plan of a run directory written before `messages.jsonl` existed,
+/// recomputed from its scenario, if that still matches the log.
+fn replan(
+    scenario: Option<&Scenario>,
+    summary: &Summary,
+    events: &[Event],
+    warnings: &mut Vec<String>,
+) -> Vec<Planned> {
+    let Some(s) = scenario else {
+        return Vec::new();
+    };
+    warnings.push(format!(
+        "no {MESSAGES} in the run directory (written by an older gcif-sim): message content \
+         is recomputed from the scenario"
+    ));
+    let plan = plan::plan_for(s, summary.seed);
+    if !plan.is_empty() && !plan_matches(&plan, events) {
+        warnings.push(
+            "the scenario no longer matches the event log (edited since the run?): \
+             message content is not shown"
+                .into(),
+        );
+        return Vec::new();
+    }
+    plan
 }
 
 /// Whether every published message in the log is the planned message of the

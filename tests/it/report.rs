@@ -792,3 +792,82 @@ fn the_diagram_answers_the_pointer() {
     );
     assert!(span("afterJump") < whole / 2, "the jump list zooms: {out}");
 }
+
+#[test]
+fn a_run_directory_speaks_for_itself_without_its_scenario() {
+    let dir = scratch("no-scenario");
+    let scenario = dir.join("caravan.yaml");
+    std::fs::copy(
+        shipped()
+            .into_iter()
+            .find(|f| f.ends_with("caravan-san-pedro-sula.yaml"))
+            .expect("the caravan scenario is shipped"),
+        &scenario,
+    )
+    .unwrap();
+    let run = dir.join("run");
+    expect_exit(
+        &[
+            "run",
+            scenario.to_str().unwrap(),
+            "--out",
+            run.to_str().unwrap(),
+        ],
+        0,
+    );
+
+    // messages.jsonl: every published message's content, and the copy each
+    // redacted recipient got.
+    let events = read_jsonl(&std::fs::read_to_string(run.join("events.jsonl")).unwrap()).unwrap();
+    let messages: Vec<serde_json::Value> = std::fs::read_to_string(run.join("messages.jsonl"))
+        .expect("run writes messages.jsonl")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect();
+    let published = events
+        .iter()
+        .filter(|e| matches!(e.body, EventBody::Published { .. }))
+        .count();
+    assert_eq!(messages.len(), published, "one line per message");
+    let redacted = events
+        .iter()
+        .find_map(|e| match &e.body {
+            EventBody::Accepted { msg, redacted, .. } if !redacted.is_empty() => Some((
+                msg.0.clone(),
+                redacted[0].to.code(),
+                redacted[0].fields[0].clone(),
+            )),
+            _ => None,
+        })
+        .expect("the caravan scenario redacts a field for the observer");
+    let line = messages
+        .iter()
+        .find(|m| m["msg"] == redacted.0.as_str())
+        .expect("the redacted message is listed");
+    let caravan = |env: &serde_json::Value| env["payload"]["caravan_alert"].clone();
+    assert!(!caravan(&line["envelope"])[&redacted.2].is_null(), "{line}");
+    assert!(
+        caravan(&line["copies"][redacted.1])[&redacted.2].is_null(),
+        "{}'s copy lacks {}: {line}",
+        redacted.1,
+        redacted.2
+    );
+
+    // With the scenario gone (the original and the copy), the report still
+    // shows what each inject carried.
+    std::fs::remove_file(&scenario).unwrap();
+    std::fs::remove_file(run.join("scenario.yaml")).unwrap();
+    let (stdout, _) = expect_exit(&["report", run.to_str().unwrap()], 0);
+    assert!(stdout.contains("report.html"), "{stdout}");
+    let html = std::fs::read_to_string(run.join("report.html")).unwrap();
+    let first = &messages[0]["envelope"]["payload"]["caravan_alert"]["caravan_id"];
+    assert!(
+        html.contains(&format!("Caravan {}", first.as_str().unwrap())),
+        "the report shows message content without the scenario"
+    );
+    assert!(
+        html.contains("objectives and expected actions are not shown"),
+        "the report says what is missing"
+    );
+    assert!(!html.contains("message content, objectives"));
+}

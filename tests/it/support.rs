@@ -6,14 +6,14 @@ use std::process::{Command, Output};
 
 use gcif_sim::events::{Event, EventBody};
 use gcif_sim::model::{Kind, MessageId, Ministry};
-use gcif_sim::report::{self, Verdict};
+use gcif_sim::report::Verdict;
+use gcif_sim::run::{self, Run};
 use gcif_sim::scenario::{self, Scenario};
-use gcif_sim::sim::{self, RunOutput};
 
 /// A played scenario with its verdicts.
 pub struct Played {
     pub scenario: Scenario,
-    pub out: RunOutput,
+    pub out: Run,
     pub verdicts: Vec<Verdict>,
 }
 
@@ -87,12 +87,11 @@ pub fn play(yaml: &str, seed: u64) -> Played {
 
 /// Plays a loaded scenario with `seed`.
 pub fn play_scenario(scenario: Scenario, seed: u64) -> Played {
-    let out = sim::run(&scenario, seed, None).expect("the runtime starts");
-    let verdicts = report::check_expectations(&scenario, &out.plan, &out.events);
+    let out = run::play(&scenario, seed, None).expect("the runtime starts");
     Played {
+        verdicts: out.verdicts.clone(),
         scenario,
         out,
-        verdicts,
     }
 }
 

@@ -1,0 +1,117 @@
+//! The run pipeline: play a scenario, check its expectations, summarise it,
+//! and say what every message carried. `gcif-sim run`, the integration tests
+//! and the benchmark all go through [`play`]; [`Run::write`] leaves the run
+//! directory that `report` and `compare` read.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::time::Duration;
+
+use crate::events::{Event, EventBody};
+use crate::plan::Planned;
+use crate::policy::Policy;
+use crate::report::rundir::{self, Message, RunDirError};
+use crate::report::{Summary, Verdict, check_expectations};
+use crate::scenario::Scenario;
+use crate::sim::{self, Progress, SimError};
+
+/// A played run: its log, its verdicts and its summary.
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub seed: u64,
+    /// Every message handed to a node, in submission order.
+    pub plan: Vec<Planned>,
+    /// The event log, the `expectation` events of the verdicts last.
+    pub events: Vec<Event>,
+    /// One per `expect:` entry, in the scenario's order.
+    pub verdicts: Vec<Verdict>,
+    pub summary: Summary,
+    /// When the run stopped (at least the scenario's duration).
+    pub end: Duration,
+}
+
+/// Plays `scenario` with `seed`, then checks and summarises it.
+pub fn play(scenario: &Scenario, seed: u64, progress: Option<Progress>) -> Result<Run, SimError> {
+    let output = sim::run(scenario, seed, progress)?;
+    let verdicts = check_expectations(scenario, &output.plan, &output.events);
+    let end_t = output.end.as_millis() as u64;
+    let mut events = output.events;
+    events.extend(verdicts.iter().map(|v| Event {
+        t: end_t,
+        body: EventBody::Expectation {
+            name: v.name.clone(),
+            ok: v.ok,
+            detail: v.detail.clone(),
+        },
+    }));
+    let summary = Summary::new(
+        scenario,
+        seed,
+        &output.plan,
+        &events,
+        output.end,
+        verdicts.clone(),
+    );
+    Ok(Run {
+        seed,
+        plan: output.plan,
+        events,
+        verdicts,
+        summary,
+        end: output.end,
+    })
+}
+
+impl Run {
+    /// What every message of the run carried: its content as submitted and,
+    /// for each recipient whose copy the policy redacted, that copy.
+    pub fn messages(&self, scenario: &Scenario) -> Vec<Message> {
+        let policy = Policy::new(scenario.policy, scenario.participants.iter().copied());
+        let mut redacted = BTreeMap::new();
+        for e in &self.events {
+            if let EventBody::Accepted {
+                msg, redacted: r, ..
+            } = &e.body
+                && !r.is_empty()
+            {
+                redacted.insert(msg.clone(), r.iter().map(|r| r.to).collect::<BTreeSet<_>>());
+            }
+        }
+        self.plan
+            .iter()
+            .map(|p| {
+                let copies = redacted
+                    .get(&p.envelope.id)
+                    .into_iter()
+                    .flatten()
+                    .map(|&to| (to, policy.redact(&p.envelope, to)))
+                    .collect();
+                Message {
+                    msg: p.envelope.id.clone(),
+                    at_t: p.at.as_millis() as u64,
+                    inject: p.inject,
+                    label: p.inject.and_then(|i| scenario.injects[i].label.clone()),
+                    envelope: p.envelope.clone(),
+                    copies,
+                }
+            })
+            .collect()
+    }
+
+    /// Writes the run directory `dir`: the event log, the messages, the
+    /// summary and a copy of `scenario_file`, the scenario as played.
+    pub fn write(
+        &self,
+        dir: &Path,
+        scenario: &Scenario,
+        scenario_file: &Path,
+    ) -> Result<(), RunDirError> {
+        rundir::write(
+            dir,
+            scenario_file,
+            &self.events,
+            &self.messages(scenario),
+            &self.summary,
+        )
+    }
+}
