@@ -3,7 +3,6 @@
 use std::fmt;
 use std::time::Duration;
 
-use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::Ministry;
@@ -50,82 +49,41 @@ impl From<&str> for MessageId {
     }
 }
 
-/// Whether a message is about the real world, an exercise, or a technical test.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Actual,
-    Exercise,
-    Test,
-}
-
-impl Status {
-    /// The lower-case name scenarios use.
-    pub fn name(self) -> &'static str {
-        match self {
-            Status::Actual => "actual",
-            Status::Exercise => "exercise",
-            Status::Test => "test",
-        }
+crate::vocabulary! {
+    /// Whether a message is about the real world, an exercise, or a technical test.
+    pub enum Status ("status") {
+        Actual = "actual" | "ACTUAL",
+        Exercise = "exercise" | "EXERCISE",
+        Test = "test" | "TEST",
     }
 }
 
-/// Where a message stands in its thread.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum MessageType {
-    /// A new report.
-    Alert,
-    /// Supersedes the content of the messages it references.
-    Update,
-    /// Withdraws the messages it references.
-    Cancel,
-}
-
-impl MessageType {
-    /// Lower-case name for logs and reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            MessageType::Alert => "alert",
-            MessageType::Update => "update",
-            MessageType::Cancel => "cancel",
-        }
+crate::vocabulary! {
+    /// Where a message stands in its thread.
+    pub enum MessageType ("message type") {
+        /// A new report.
+        Alert = "alert",
+        /// Supersedes the content of the messages it references.
+        Update = "update",
+        /// Withdraws the messages it references.
+        Cancel = "cancel",
     }
 }
 
-/// Traffic Light Protocol 2.0 handling mark.
-///
-/// Spelled `clear`, `green`, `amber`, `amber+strict`, `red` in files; the TLP
-/// labels (`TLP:AMBER+STRICT`), upper case, `white` and `amber_strict` are read too.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize, JsonSchema,
-)]
-pub enum Handling {
-    #[serde(
-        rename = "clear",
-        alias = "CLEAR",
-        alias = "TLP:CLEAR",
-        alias = "white"
-    )]
-    Clear,
-    #[default]
-    #[serde(rename = "green", alias = "GREEN", alias = "TLP:GREEN")]
-    Green,
-    #[serde(rename = "amber", alias = "AMBER", alias = "TLP:AMBER")]
-    Amber,
-    #[serde(
-        rename = "amber+strict",
-        alias = "AMBER+STRICT",
-        alias = "TLP:AMBER+STRICT",
-        alias = "amber_strict"
-    )]
-    AmberStrict,
-    #[serde(rename = "red", alias = "RED", alias = "TLP:RED")]
-    Red,
+crate::vocabulary! {
+    /// Traffic Light Protocol 2.0 handling mark.
+    ///
+    /// Spelled `clear`, `green`, `amber`, `amber+strict`, `red` in files; the TLP
+    /// labels (`TLP:AMBER+STRICT`), upper case, `white` and `amber_strict` are read too.
+    #[derive(Default)]
+    pub enum Handling ("handling mark") {
+        Clear = "clear" | "CLEAR" | "TLP:CLEAR" | "white",
+        #[default]
+        Green = "green" | "GREEN" | "TLP:GREEN",
+        Amber = "amber" | "AMBER" | "TLP:AMBER",
+        AmberStrict = "amber+strict" | "AMBER+STRICT" | "TLP:AMBER+STRICT" | "amber_strict",
+        Red = "red" | "RED" | "TLP:RED",
+    }
 }
 
 impl Handling {
@@ -141,34 +99,23 @@ impl Handling {
     }
 }
 
-/// The three kinds of message the exchange carries.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    CaravanAlert,
-    DocumentFlag,
-    CargoNotice,
-}
-
-impl Kind {
-    /// Every kind, in report order.
-    pub const ALL: [Kind; 3] = [Kind::CaravanAlert, Kind::DocumentFlag, Kind::CargoNotice];
-
-    /// The snake_case name used in scenarios and the event log.
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::CaravanAlert => "caravan_alert",
-            Kind::DocumentFlag => "document_flag",
-            Kind::CargoNotice => "cargo_notice",
-        }
+crate::vocabulary! {
+    /// The three kinds of message the exchange carries.
+    pub enum Kind ("message kind") {
+        CaravanAlert = "caravan_alert",
+        DocumentFlag = "document_flag",
+        CargoNotice = "cargo_notice",
     }
 }
 
-impl fmt::Display for Kind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+impl Kind {
+    /// The kind as people read it: `Caravan alert`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::CaravanAlert => "Caravan alert",
+            Kind::DocumentFlag => "Document flag",
+            Kind::CargoNotice => "Cargo notice",
+        }
     }
 }
 
@@ -192,17 +139,18 @@ pub struct CaravanAlert {
     pub observed: Option<Timestamp>,
 }
 
-/// The kind of a flagged identity document.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum DocumentKind {
-    #[default]
-    Passport,
-    NationalId,
-    Visa,
-    ResidencePermit,
-    TravelDocument,
-    Other,
+crate::vocabulary! {
+    /// The kind of a flagged identity document.
+    #[derive(Default)]
+    pub enum DocumentKind ("document kind") {
+        #[default]
+        Passport = "passport",
+        NationalId = "national_id",
+        Visa = "visa",
+        ResidencePermit = "residence_permit",
+        TravelDocument = "travel_document",
+        Other = "other",
+    }
 }
 
 /// The person a flagged document names.
@@ -225,25 +173,27 @@ pub struct DocumentFlag {
     pub detected_at: Place,
 }
 
-/// How a shipment travels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Conveyance {
-    #[default]
-    Truck,
-    Vessel,
-    Rail,
-    Air,
+crate::vocabulary! {
+    /// How a shipment travels.
+    #[derive(Default)]
+    pub enum Conveyance ("conveyance") {
+        #[default]
+        Truck = "truck",
+        Vessel = "vessel",
+        Rail = "rail",
+        Air = "air",
+    }
 }
 
-/// What the notifying ministry recommends the receivers do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum RecommendedAction {
-    #[default]
-    Monitor,
-    Inspect,
-    Hold,
+crate::vocabulary! {
+    /// What the notifying ministry recommends the receivers do.
+    #[derive(Default)]
+    pub enum RecommendedAction ("recommended action") {
+        #[default]
+        Monitor = "monitor",
+        Inspect = "inspect",
+        Hold = "hold",
+    }
 }
 
 /// A shipment scored high-risk for narcotics smuggling.

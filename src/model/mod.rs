@@ -5,6 +5,8 @@
 
 mod envelope;
 mod ministry;
+mod vocabulary;
 
 pub use envelope::*;
 pub use ministry::*;
+pub use vocabulary::UnknownWord;
