@@ -206,22 +206,7 @@ impl Policy {
         let redacted = recipients
             .iter()
             .filter(|m| !full(m))
-            .filter_map(|&to| {
-                let (field, reason) = match &env.payload {
-                    Some(Payload::CaravanAlert(c)) if c.minors.is_some() => {
-                        ("minors", MINORS_REDACTED)
-                    }
-                    Some(Payload::CargoNotice(c)) if !c.bill_of_lading.is_empty() => {
-                        ("bill_of_lading", BILL_REDACTED)
-                    }
-                    _ => return None,
-                };
-                Some(Redaction {
-                    to,
-                    fields: vec![field.to_string()],
-                    reason: reason.to_string(),
-                })
-            })
+            .filter_map(|&to| self.clear(&mut env.clone(), to))
             .collect();
         Routing::Accepted {
             recipients,
@@ -233,15 +218,33 @@ impl Policy {
     /// `to`'s copy of `env`: the fields this policy withholds from `to` cleared.
     pub fn redact(&self, env: &Envelope, to: Ministry) -> Envelope {
         let mut copy = env.clone();
-        if self.is_full_participant(to) {
-            return copy;
-        }
-        match &mut copy.payload {
-            Some(Payload::CaravanAlert(c)) => c.minors = None,
-            Some(Payload::CargoNotice(c)) => c.bill_of_lading.clear(),
-            _ => {}
-        }
+        self.clear(&mut copy, to);
         copy
+    }
+
+    /// Clears from `copy` what `to` may not see, and names what it cleared
+    /// and why: the one place that both decides a redaction and applies it,
+    /// so what the event log says was cleared is what the copy lacks.
+    fn clear(&self, copy: &mut Envelope, to: Ministry) -> Option<Redaction> {
+        if self.is_full_participant(to) {
+            return None;
+        }
+        let (field, reason) = match &mut copy.payload {
+            Some(Payload::CaravanAlert(c)) if c.minors.is_some() => {
+                c.minors = None;
+                ("minors", MINORS_REDACTED)
+            }
+            Some(Payload::CargoNotice(c)) if !c.bill_of_lading.is_empty() => {
+                c.bill_of_lading.clear();
+                ("bill_of_lading", BILL_REDACTED)
+            }
+            _ => return None,
+        };
+        Some(Redaction {
+            to,
+            fields: vec![field.to_string()],
+            reason: reason.to_string(),
+        })
     }
 }
 
