@@ -302,17 +302,11 @@ mod tests {
     }
 
     fn alert(id: &str, from: Ministry) -> Envelope {
-        Envelope {
-            id: id.into(),
-            originator: from,
-            created: Timestamp(0),
-            status: Status::Exercise,
-            message_type: MessageType::Alert,
-            references: vec![],
-            handling: Handling::Green,
-            expires: None,
-            kind: Kind::CaravanAlert,
-            payload: Some(Payload::CaravanAlert(CaravanAlert {
+        Envelope::alert(
+            id,
+            from,
+            Timestamp(0),
+            Payload::CaravanAlert(CaravanAlert {
                 caravan_id: "CAR-1".into(),
                 location: Place {
                     name: "San Pedro Sula".into(),
@@ -320,8 +314,8 @@ mod tests {
                     ..Place::default()
                 },
                 ..CaravanAlert::default()
-            })),
-        }
+            }),
+        )
     }
 
     /// Publishes `env` and returns the outcome and the deliveries then due.

@@ -43,6 +43,12 @@ impl fmt::Display for MessageId {
     }
 }
 
+impl From<String> for MessageId {
+    fn from(s: String) -> Self {
+        MessageId(s)
+    }
+}
+
 impl From<&str> for MessageId {
     fn from(s: &str) -> Self {
         MessageId(s.to_string())
@@ -153,6 +159,20 @@ crate::vocabulary! {
     }
 }
 
+impl DocumentKind {
+    /// The kind as people read it: `National ID`.
+    pub fn label(self) -> &'static str {
+        match self {
+            DocumentKind::Passport => "Passport",
+            DocumentKind::NationalId => "National ID",
+            DocumentKind::Visa => "Visa",
+            DocumentKind::ResidencePermit => "Residence permit",
+            DocumentKind::TravelDocument => "Travel document",
+            DocumentKind::Other => "Document",
+        }
+    }
+}
+
 /// The person a flagged document names.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Holder {
@@ -259,14 +279,7 @@ impl Payload {
                 out
             }
             Payload::DocumentFlag(d) => {
-                let what = match d.document_kind {
-                    DocumentKind::Passport => "Passport",
-                    DocumentKind::NationalId => "National ID",
-                    DocumentKind::Visa => "Visa",
-                    DocumentKind::ResidencePermit => "Residence permit",
-                    DocumentKind::TravelDocument => "Travel document",
-                    DocumentKind::Other => "Document",
-                };
+                let what = d.document_kind.label();
                 let mut out = format!(
                     "{what} {} issued by {}, held by {}",
                     d.document_number, d.issuing_country, d.holder.name
@@ -280,17 +293,7 @@ impl Payload {
                 let mut route = vec![c.origin.describe()];
                 route.extend(c.transit_countries.iter().cloned());
                 route.push(c.destination.describe());
-                let by = match c.conveyance {
-                    Conveyance::Truck => "truck",
-                    Conveyance::Vessel => "vessel",
-                    Conveyance::Rail => "rail",
-                    Conveyance::Air => "air",
-                };
-                let action = match c.recommended_action {
-                    RecommendedAction::Monitor => "monitor",
-                    RecommendedAction::Inspect => "inspect",
-                    RecommendedAction::Hold => "hold",
-                };
+                let (by, action) = (c.conveyance.name(), c.recommended_action.name());
                 let indicators = if c.indicators.is_empty() {
                     String::new()
                 } else {
@@ -332,6 +335,29 @@ pub struct Envelope {
 pub struct Invalid(pub String);
 
 impl Envelope {
+    /// A new alert from `originator` carrying `payload`: status `exercise`,
+    /// handling green, no references, no expiry. Change fields with struct
+    /// update syntax where a message differs.
+    pub fn alert(
+        id: impl Into<MessageId>,
+        originator: Ministry,
+        created: Timestamp,
+        payload: Payload,
+    ) -> Envelope {
+        Envelope {
+            id: id.into(),
+            originator,
+            created,
+            status: Status::Exercise,
+            message_type: MessageType::Alert,
+            references: Vec::new(),
+            handling: Handling::Green,
+            expires: None,
+            kind: payload.kind(),
+            payload: Some(payload),
+        }
+    }
+
     /// The longest message id accepted.
     pub const MAX_ID_LEN: usize = 128;
 
@@ -505,17 +531,11 @@ mod tests {
     use super::*;
 
     fn cargo(risk: f64) -> Envelope {
-        Envelope {
-            id: "HN-SEDS-000001".into(),
-            originator: Ministry::HnSeds,
-            created: Timestamp(1_000),
-            status: Status::Exercise,
-            message_type: MessageType::Alert,
-            references: vec![],
-            handling: Handling::Green,
-            expires: None,
-            kind: Kind::CargoNotice,
-            payload: Some(Payload::CargoNotice(CargoNotice {
+        Envelope::alert(
+            "HN-SEDS-000001",
+            Ministry::HnSeds,
+            Timestamp(1_000),
+            Payload::CargoNotice(CargoNotice {
                 container_id: "MSCU1234565".into(),
                 origin: Place {
                     name: "Puerto Cortés".into(),
@@ -530,8 +550,8 @@ mod tests {
                 transit_countries: vec!["GT".into()],
                 risk_score: risk,
                 ..CargoNotice::default()
-            })),
-        }
+            }),
+        )
     }
 
     #[test]

@@ -174,16 +174,13 @@ mod tests {
 
     fn notice(id: &str) -> Envelope {
         Envelope {
-            id: id.into(),
-            originator: Ministry::HnSeds,
-            created: Timestamp(0),
             status: Status::Test,
-            message_type: MessageType::Alert,
-            references: vec![],
-            handling: Handling::Green,
-            expires: None,
-            kind: Kind::CargoNotice,
-            payload: Some(Payload::CargoNotice(CargoNotice::default())),
+            ..Envelope::alert(
+                id,
+                Ministry::HnSeds,
+                Timestamp(0),
+                Payload::CargoNotice(CargoNotice::default()),
+            )
         }
     }
 

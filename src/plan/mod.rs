@@ -13,7 +13,7 @@ use std::time::Duration;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::model::{Envelope, MessageId, MessageType, Ministry};
+use crate::model::{Envelope, MessageId, Ministry};
 use crate::scenario::Scenario;
 
 /// The seed used when neither the scenario nor the command line gives one.
@@ -91,16 +91,9 @@ pub fn plan(scenario: &Scenario, rng: &mut ChaCha8Rng) -> Vec<Planned> {
                 None => {
                     let (handling, payload) = generated[key - scenario.injects.len()].clone();
                     Envelope {
-                        id,
-                        originator: from,
-                        created,
                         status: scenario.status,
-                        message_type: MessageType::Alert,
-                        references: vec![],
                         handling,
-                        expires: None,
-                        kind: payload.kind(),
-                        payload: Some(payload),
+                        ..Envelope::alert(id, from, created, payload)
                     }
                 }
             };

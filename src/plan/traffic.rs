@@ -302,16 +302,8 @@ mod tests {
             let from = Ministry::ALL[n % 5];
             let payload = generate(kind, from, Timestamp(0), n, &mut rng);
             let env = crate::model::Envelope {
-                id: crate::model::MessageId(format!("X-{n}")),
-                originator: from,
-                created: Timestamp(0),
                 status: crate::model::Status::Test,
-                message_type: crate::model::MessageType::Alert,
-                references: vec![],
-                handling: crate::model::Handling::Green,
-                expires: None,
-                kind,
-                payload: Some(payload),
+                ..crate::model::Envelope::alert(format!("X-{n}"), from, Timestamp(0), payload)
             };
             assert_eq!(env.validate(Timestamp(0)), Ok(()), "{env:?}");
         }

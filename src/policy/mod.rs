@@ -256,16 +256,8 @@ mod tests {
 
     fn envelope(from: Ministry, payload: Payload) -> Envelope {
         Envelope {
-            id: "X-1".into(),
-            originator: from,
-            created: Timestamp(0),
             status: Status::Test,
-            message_type: MessageType::Alert,
-            references: vec![],
-            handling: Handling::Green,
-            expires: None,
-            kind: payload.kind(),
-            payload: Some(payload),
+            ..Envelope::alert("X-1", from, Timestamp(0), payload)
         }
     }
 
