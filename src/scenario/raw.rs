@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::duration::Dur;
+use crate::model::{Conveyance, DocumentKind, Handling, Kind, RecommendedAction, Status};
 
 /// A scenario file. See README.md, "Scenario format".
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -37,7 +38,7 @@ pub struct RawScenario {
     pub seed: Option<u64>,
     /// Stamped on every message. Default `exercise`.
     #[serde(default)]
-    pub status: Option<RawStatus>,
+    pub status: Option<Status>,
     /// Ministries connected to the hub. Default: all five.
     #[serde(default)]
     #[schemars(with = "Option<Vec<String>>")]
@@ -66,52 +67,6 @@ pub struct RawScenario {
     #[serde(default)]
     #[schemars(with = "Vec<RawExpect>")]
     pub expect: Vec<Spanned<RawExpect>>,
-}
-
-/// `actual | exercise | test`.
-#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum RawStatus {
-    #[serde(alias = "ACTUAL")]
-    Actual,
-    #[serde(alias = "EXERCISE")]
-    Exercise,
-    #[serde(alias = "TEST")]
-    Test,
-}
-
-/// TLP 2.0 handling mark.
-#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
-pub enum RawHandling {
-    #[serde(
-        rename = "clear",
-        alias = "CLEAR",
-        alias = "TLP:CLEAR",
-        alias = "white"
-    )]
-    Clear,
-    #[serde(rename = "green", alias = "GREEN", alias = "TLP:GREEN")]
-    Green,
-    #[serde(rename = "amber", alias = "AMBER", alias = "TLP:AMBER")]
-    Amber,
-    #[serde(
-        rename = "amber+strict",
-        alias = "AMBER+STRICT",
-        alias = "TLP:AMBER+STRICT",
-        alias = "amber_strict"
-    )]
-    AmberStrict,
-    #[serde(rename = "red", alias = "RED", alias = "TLP:RED")]
-    Red,
-}
-
-/// A message kind.
-#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum RawKind {
-    CaravanAlert,
-    DocumentFlag,
-    CargoNotice,
 }
 
 /// Links between hosts.
@@ -194,23 +149,11 @@ pub struct RawCaravan {
     pub observed_at: Option<Spanned<Dur>>,
 }
 
-/// `passport | national_id | visa | residence_permit | travel_document | other`.
-#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum RawDocumentKind {
-    Passport,
-    NationalId,
-    Visa,
-    ResidencePermit,
-    TravelDocument,
-    Other,
-}
-
 /// The flagged document.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawDocument {
-    pub kind: RawDocumentKind,
+    pub kind: DocumentKind,
     /// Issuing state, ISO 3166-1 alpha-2.
     #[schemars(with = "String")]
     pub issuer: Spanned<String>,
@@ -244,25 +187,6 @@ pub struct RawDocumentFlag {
     pub detected_at: RawPlace,
 }
 
-/// `truck | vessel | rail | air`.
-#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum RawConveyance {
-    Truck,
-    Vessel,
-    Rail,
-    Air,
-}
-
-/// `monitor | inspect | hold`.
-#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum RawAction {
-    Monitor,
-    Inspect,
-    Hold,
-}
-
 /// A cargo-risk notice's content.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -272,7 +196,7 @@ pub struct RawCargo {
     #[serde(default)]
     pub bill_of_lading: String,
     #[serde(default)]
-    pub conveyance: Option<RawConveyance>,
+    pub conveyance: Option<Conveyance>,
     pub origin: RawPlace,
     pub destination: RawPlace,
     /// Countries crossed, ISO 3166-1 alpha-2, in order.
@@ -284,7 +208,7 @@ pub struct RawCargo {
     #[serde(default)]
     pub indicators: Vec<String>,
     #[serde(default)]
-    pub recommended_action: Option<RawAction>,
+    pub recommended_action: Option<RecommendedAction>,
 }
 
 /// One scripted message.
@@ -303,7 +227,7 @@ pub struct RawInject {
     pub from: Spanned<String>,
     /// Default green.
     #[serde(default)]
-    pub handling: Option<RawHandling>,
+    pub handling: Option<Handling>,
     /// Makes this an UPDATE of the earlier inject with this id.
     #[serde(default)]
     #[schemars(with = "Option<String>")]
@@ -364,7 +288,7 @@ pub struct RawFault {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawTraffic {
-    pub kind: RawKind,
+    pub kind: Kind,
     /// Senders; each message's sender is drawn uniformly from these.
     #[schemars(with = "Vec<String>")]
     pub from: Spanned<Vec<Spanned<String>>>,
@@ -381,7 +305,7 @@ pub struct RawTraffic {
     pub until: Option<Spanned<Dur>>,
     /// Default green.
     #[serde(default)]
-    pub handling: Option<RawHandling>,
+    pub handling: Option<Handling>,
 }
 
 /// One expectation: about one inject (`inject` plus `delivered_to`,
