@@ -115,12 +115,12 @@ crate::vocabulary! {
 }
 
 impl Kind {
-    /// The kind as people read it: `Caravan alert`.
+    /// The kind as people read it: `caravan alert`.
     pub fn label(self) -> &'static str {
         match self {
-            Kind::CaravanAlert => "Caravan alert",
-            Kind::DocumentFlag => "Document flag",
-            Kind::CargoNotice => "Cargo notice",
+            Kind::CaravanAlert => "caravan alert",
+            Kind::DocumentFlag => "document flag",
+            Kind::CargoNotice => "cargo notice",
         }
     }
 }

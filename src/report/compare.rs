@@ -526,7 +526,7 @@ pub fn to_html(c: &Comparison) -> String {
          <style>{}</style></head><body><main>\n<h1>Comparison of two runs</h1>\n\
          <p class=sub>A (baseline): <code>{}</code><br>B: <code>{}</code></p>\n\
          <div class=\"verdict {}\" id=headline>{}</div>\n",
-        include_str!("report.css"),
+        include_str!("html/report.css"),
         esc(&c.a),
         esc(&c.b),
         if c.expectations
