@@ -406,8 +406,8 @@ fn run(file: &Path, seed: Option<u64>, out: Option<PathBuf>, json: bool, html: b
             bar.set_position(done.as_secs());
             bar.set_message(format!(
                 "{} of {}",
-                report::summary::human(done.as_millis() as u64),
-                report::summary::human(total.as_millis() as u64)
+                gcif_sim::format::human(done.as_millis() as u64),
+                gcif_sim::format::human(total.as_millis() as u64)
             ));
         })
     });

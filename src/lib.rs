@@ -20,6 +20,7 @@
 
 pub mod config;
 pub mod events;
+pub mod format;
 pub mod host;
 pub mod hub;
 pub mod live;

@@ -16,14 +16,7 @@ struct SimulatedTime;
 impl FormatTime for SimulatedTime {
     fn format_time(&self, w: &mut Writer<'_>) -> std::fmt::Result {
         match gcif_sim::events::clock::elapsed() {
-            Some(d) => {
-                let ms = d.as_millis() as u64;
-                let (s, ms) = (ms / 1000, ms % 1000);
-                let (m, s) = (s / 60, s % 60);
-                let (h, m) = (m / 60, m % 60);
-                let (days, h) = (h / 24, h % 24);
-                write!(w, "t=+{days}d{h:02}:{m:02}:{s:02}.{ms:03}")
-            }
+            Some(d) => w.write_str(&gcif_sim::format::stamp(d)),
             None => write!(w, "t=?"),
         }
     }

@@ -7,8 +7,8 @@
 use std::collections::BTreeMap;
 
 use super::rundir::RunDir;
-use super::summary::percentile;
 use crate::events::{EventBody, FaultKind};
+use crate::format::percentile;
 use crate::model::{Host, Kind, MessageId, Ministry};
 use crate::policy::{Redaction, Withheld};
 

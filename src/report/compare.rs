@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::analysis::{Analysis, Dist};
 use super::html::esc;
 use super::rundir::RunDir;
-use super::summary::human;
+use crate::format::human;
 use crate::model::Kind;
 use crate::scenario::{FaultAction, Scenario, format_duration};
 

@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::events::{Event, EventBody};
+use crate::format::{human, percentile, shell_word};
 use crate::model::{Kind, MessageId, Ministry};
 use crate::plan::Planned;
 use crate::scenario::{Scenario, format_duration};
@@ -144,27 +145,6 @@ fn ms(d: Duration) -> u64 {
     d.as_millis() as u64
 }
 
-/// A duration for people: `183ms`, `12.3s`, `2m05s`, `3h00m12s`, `1d04h05m`.
-pub fn human(ms: u64) -> String {
-    let s = ms / 1000;
-    match ms {
-        0..1_000 => format!("{ms}ms"),
-        1_000..60_000 => format!("{:.1}s", ms as f64 / 1000.0),
-        60_000..3_600_000 => format!("{}m{:02}s", s / 60, s % 60),
-        3_600_000..86_400_000 => format!("{}h{:02}m{:02}s", s / 3600, s % 3600 / 60, s % 60),
-        _ => format!(
-            "{}d{:02}h{:02}m",
-            s / 86_400,
-            s % 86_400 / 3600,
-            s % 3600 / 60
-        ),
-    }
-}
-
-fn dur(ms: u64) -> String {
-    human(ms)
-}
-
 /// Checks every expectation of `scenario` against the run.
 pub fn check_expectations(scenario: &Scenario, plan: &[Planned], events: &[Event]) -> Vec<Verdict> {
     let ix = Index::new(events);
@@ -228,8 +208,8 @@ pub fn check_expectations(scenario: &Scenario, plan: &[Planned], events: &[Event
                                 Some(w) if took > ms(w) => {
                                     problems.push(format!(
                                         "{m} late by {}: after {} (limit {})",
-                                        dur(took - ms(w)),
-                                        dur(took),
+                                        human(took - ms(w)),
+                                        human(took),
                                         format_duration(w)
                                     ));
                                     checks.push(Check {
@@ -238,8 +218,8 @@ pub fn check_expectations(scenario: &Scenario, plan: &[Planned], events: &[Event
                                             expected,
                                             format!(
                                                 "received after {}, late by {}",
-                                                dur(took),
-                                                dur(took - ms(w))
+                                                human(took),
+                                                human(took - ms(w))
                                             ),
                                             Outcome::Late,
                                             Some(t),
@@ -247,10 +227,10 @@ pub fn check_expectations(scenario: &Scenario, plan: &[Planned], events: &[Event
                                     });
                                 }
                                 _ => {
-                                    facts.push(format!("{m} after {}", dur(took)));
+                                    facts.push(format!("{m} after {}", human(took)));
                                     checks.push(Check::new(
                                         expected,
-                                        format!("received after {}", dur(took)),
+                                        format!("received after {}", human(took)),
                                         Outcome::Met,
                                         Some(t),
                                     ));
@@ -280,7 +260,7 @@ pub fn check_expectations(scenario: &Scenario, plan: &[Planned], events: &[Event
                 for &m in &x.not_delivered_to {
                     let expected = format!("{m} does not receive it");
                     if let Some(&t) = ix.delivered.get(&(msg.clone(), m)) {
-                        let after = dur(t.saturating_sub(inject_at));
+                        let after = human(t.saturating_sub(inject_at));
                         problems.push(format!("{m} received it (leaked) after {after}"));
                         checks.push(Check::new(
                             expected,
@@ -479,27 +459,6 @@ impl Summary {
     }
 }
 
-/// `s` as one shell word: as is when it is plain, else single-quoted.
-pub fn shell_word(s: &str) -> String {
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./:=+,@".contains(c))
-    {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
-    }
-}
-
-/// The nearest-rank percentile of sorted `v`.
-pub fn percentile(sorted: &[u64], p: f64) -> u64 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
 impl Summary {
     /// Summarises a run.
     pub fn new(
@@ -601,9 +560,9 @@ impl Summary {
             "seed {}  start {}  simulated {}{}",
             self.seed,
             self.start,
-            dur(self.duration_ms),
+            human(self.duration_ms),
             if self.end_ms > self.duration_ms {
-                format!(" (+{} drain)", dur(self.end_ms - self.duration_ms))
+                format!(" (+{} drain)", human(self.end_ms - self.duration_ms))
             } else {
                 String::new()
             }
@@ -646,10 +605,10 @@ impl Summary {
                 "{:<14} {:>10} {:>10} {:>10} {:>10} {:>10}",
                 l.kind.name(),
                 l.deliveries,
-                dur(l.p50_ms),
-                dur(l.p90_ms),
-                dur(l.p99_ms),
-                dur(l.max_ms)
+                human(l.p50_ms),
+                human(l.p90_ms),
+                human(l.p99_ms),
+                human(l.max_ms)
             );
         }
         if self.latency.is_empty() {
@@ -676,28 +635,5 @@ impl Summary {
             }
         }
         out
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn nearest_rank_percentiles() {
-        let v: Vec<u64> = (1..=100).collect();
-        assert_eq!(percentile(&v, 50.0), 50);
-        assert_eq!(percentile(&v, 99.0), 99);
-        assert_eq!(percentile(&[7], 99.0), 7);
-        assert_eq!(percentile(&[], 50.0), 0);
-    }
-
-    #[test]
-    fn human_durations() {
-        let h: Vec<String> = [183, 12_345, 125_000, 10_800_412, 93_600_000]
-            .into_iter()
-            .map(human)
-            .collect();
-        assert_eq!(h, ["183ms", "12.3s", "2m05s", "3h00m00s", "1d02h00m"]);
     }
 }

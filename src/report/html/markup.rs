@@ -19,22 +19,6 @@ pub fn esc(s: &str) -> String {
     out
 }
 
-/// Simulated time since start, `+1d 02:03:04` (with `.mmm` when not on a second).
-pub fn offset(t: u64) -> String {
-    let (s, ms) = (t / 1000, t % 1000);
-    let (d, h, m, s) = (s / 86_400, s % 86_400 / 3600, s % 3600 / 60, s % 60);
-    let frac = if ms > 0 {
-        format!(".{ms:03}")
-    } else {
-        String::new()
-    };
-    if d > 0 {
-        format!("+{d}d {h:02}:{m:02}:{s:02}{frac}")
-    } else {
-        format!("+{h:02}:{m:02}:{s:02}{frac}")
-    }
-}
-
 /// The scenario's local clock at `t`, `2019-01-15 05:00`.
 pub(super) fn clock(start: Option<DateTime<FixedOffset>>, t: u64) -> String {
     match start {

@@ -16,15 +16,17 @@ use std::fmt::Write as _;
 use chrono::{DateTime, FixedOffset};
 use serde_json::json;
 
+use crate::format::{human, shell_word};
 use crate::model::{Host, Kind, MessageType, Ministry};
 use crate::report::analysis::{Analysis, BUCKETS, Dist, Msg};
 use crate::report::rundir::{REPORT, RunDir};
-use crate::report::summary::{Outcome, Verdict, human, shell_word};
+use crate::report::summary::{Outcome, Verdict};
 
+pub use crate::format::offset;
 use flow::*;
 use header::*;
+pub use markup::esc;
 use markup::*;
-pub use markup::{esc, offset};
 use measures::*;
 use review::*;
 
