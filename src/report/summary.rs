@@ -145,6 +145,23 @@ fn ms(d: Duration) -> u64 {
     d.as_millis() as u64
 }
 
+/// What checking one expectation found: its checks, and the facts (when all
+/// held) or problems (otherwise) its verdict's detail lists.
+#[derive(Default)]
+struct Tally {
+    problems: Vec<String>,
+    facts: Vec<String>,
+    checks: Vec<Check>,
+}
+
+/// The inject an expectation is about, as the checks need it.
+struct About<'a> {
+    msg: &'a MessageId,
+    label: &'a str,
+    /// When it was injected (ms since start).
+    at: u64,
+}
+
 /// Checks every expectation of `scenario` against the run.
 pub fn check_expectations(scenario: &Scenario, plan: &[Planned], events: &[Event]) -> Vec<Verdict> {
     let ix = Index::new(events);
@@ -156,224 +173,34 @@ pub fn check_expectations(scenario: &Scenario, plan: &[Planned], events: &[Event
         .expect
         .iter()
         .map(|x| {
-            let mut problems: Vec<String> = Vec::new();
-            let mut facts: Vec<String> = Vec::new();
-            let mut checks: Vec<Check> = Vec::new();
+            let mut tally = Tally::default();
             if let Some(i) = x.inject {
-                let msg = msg_of[&i];
-                let inject_at = ms(scenario.injects[i].at);
-                let label = scenario.injects[i].label.as_deref().unwrap_or("?");
+                let about = About {
+                    msg: msg_of[&i],
+                    label: scenario.injects[i].label.as_deref().unwrap_or("?"),
+                    at: ms(scenario.injects[i].at),
+                };
                 if let Some(r) = x.rejected {
-                    let expected = if r {
-                        "the hub refuses it"
-                    } else {
-                        "the hub accepts it"
-                    }
-                    .to_string();
-                    let accepted_t = ix.accepted.get(msg).map(|a| a.0);
-                    let (outcome, actual, t) =
-                        match (r, ix.rejected.get(msg), accepted_t) {
-                            (true, Some((t, reason)), _) => {
-                                facts.push(format!("rejected: {reason}"));
-                                (Outcome::Met, format!("refused: {reason}"), Some(*t))
-                            }
-                            (true, None, Some(t)) => {
-                                problems.push(format!("{label} was accepted"));
-                                (Outcome::Failed, "accepted".to_string(), Some(t))
-                            }
-                            (false, Some((t, reason)), _) => {
-                                problems.push(format!("{label} was rejected: {reason}"));
-                                (Outcome::Failed, format!("refused: {reason}"), Some(*t))
-                            }
-                            (false, None, Some(t)) => {
-                                facts.push("accepted".into());
-                                (Outcome::Met, "accepted".to_string(), Some(t))
-                            }
-                            (_, None, None) => {
-                                problems.push(format!("{label} never reached the hub"));
-                                (Outcome::Missing, "never reached the hub".to_string(), None)
-                            }
-                        };
-                    checks.push(Check::new(expected, actual, outcome, t));
+                    check_rejected(&mut tally, &ix, &about, r);
                 }
                 for &m in &x.delivered_to {
-                    let expected = match x.within {
-                        Some(w) => format!("{m} receives it within {}", format_duration(w)),
-                        None => format!("{m} receives it by the end"),
-                    };
-                    match ix.delivered.get(&(msg.clone(), m)) {
-                        Some(&t) => {
-                            let took = t.saturating_sub(inject_at);
-                            match x.within {
-                                Some(w) if took > ms(w) => {
-                                    problems.push(format!(
-                                        "{m} late by {}: after {} (limit {})",
-                                        human(took - ms(w)),
-                                        human(took),
-                                        format_duration(w)
-                                    ));
-                                    checks.push(Check {
-                                        late_by_ms: Some(took - ms(w)),
-                                        ..Check::new(
-                                            expected,
-                                            format!(
-                                                "received after {}, late by {}",
-                                                human(took),
-                                                human(took - ms(w))
-                                            ),
-                                            Outcome::Late,
-                                            Some(t),
-                                        )
-                                    });
-                                }
-                                _ => {
-                                    facts.push(format!("{m} after {}", human(took)));
-                                    checks.push(Check::new(
-                                        expected,
-                                        format!("received after {}", human(took)),
-                                        Outcome::Met,
-                                        Some(t),
-                                    ));
-                                }
-                            }
-                        }
-                        None => {
-                            let why = match ix.rejected.get(msg) {
-                                Some((_, reason)) => format!(" (rejected: {reason})"),
-                                None => match ix.accepted.get(msg) {
-                                    Some((_, r)) if !r.contains(&m) => {
-                                        " (not a recipient under the policy)".to_string()
-                                    }
-                                    _ => String::new(),
-                                },
-                            };
-                            problems.push(format!("{m} never received it{why}"));
-                            checks.push(Check::new(
-                                expected,
-                                format!("never received it{why}"),
-                                Outcome::Missing,
-                                None,
-                            ));
-                        }
-                    }
+                    check_delivered(&mut tally, &ix, &about, m, x.within);
                 }
                 for &m in &x.not_delivered_to {
-                    let expected = format!("{m} does not receive it");
-                    if let Some(&t) = ix.delivered.get(&(msg.clone(), m)) {
-                        let after = human(t.saturating_sub(inject_at));
-                        problems.push(format!("{m} received it (leaked) after {after}"));
-                        checks.push(Check::new(
-                            expected,
-                            format!("received it after {after} (leaked)"),
-                            Outcome::Leaked,
-                            Some(t),
-                        ));
-                    } else {
-                        facts.push(format!("{m} did not receive it"));
-                        checks.push(Check::new(
-                            expected,
-                            "did not receive it".to_string(),
-                            Outcome::Met,
-                            None,
-                        ));
-                    }
+                    check_not_delivered(&mut tally, &ix, &about, m);
                 }
             }
             if x.no_loss {
-                let mut missing = Vec::new();
-                let mut total = 0usize;
-                for (msg, (_, recipients)) in &ix.accepted {
-                    for &m in recipients {
-                        total += 1;
-                        if !ix.delivered.contains_key(&(msg.clone(), m)) {
-                            missing.push(format!("{msg} → {m}"));
-                        }
-                    }
-                }
-                let stuck: Vec<&MessageId> = ix
-                    .published
-                    .keys()
-                    .filter(|m| !ix.accepted.contains_key(*m) && !ix.rejected.contains_key(*m))
-                    .collect();
-                let never_published = plan.len().saturating_sub(ix.published.len());
-                let expected = "every accepted message reaches every recipient".to_string();
-                if missing.is_empty() && stuck.is_empty() && never_published == 0 {
-                    facts.push(format!("all {total} deliveries made"));
-                    checks.push(Check::new(
-                        expected,
-                        format!("all {total} deliveries made"),
-                        Outcome::Met,
-                        None,
-                    ));
-                } else {
-                    checks.push(Check::new(
-                        expected,
-                        format!(
-                            "{} of {total} deliveries missing, {} publish(es) unanswered, {} never published",
-                            missing.len(),
-                            stuck.len(),
-                            never_published
-                        ),
-                        Outcome::Missing,
-                        None,
-                    ));
-                    if !missing.is_empty() {
-                        problems.push(format!(
-                            "{} of {total} deliveries missing, e.g. {}",
-                            missing.len(),
-                            missing
-                                .iter()
-                                .take(3)
-                                .cloned()
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ));
-                    }
-                    if !stuck.is_empty() {
-                        problems.push(format!(
-                            "{} published message(s) never answered by the hub, e.g. {}",
-                            stuck.len(),
-                            stuck[0]
-                        ));
-                    }
-                    if never_published > 0 {
-                        problems.push(format!("{never_published} message(s) never published"));
-                    }
-                }
+                check_no_loss(&mut tally, &ix, plan);
             }
             if x.no_duplicates {
-                let twice: Vec<String> = ix
-                    .n_delivered
-                    .iter()
-                    .filter(|(_, n)| **n > 1)
-                    .map(|((msg, m), n)| format!("{msg} processed {n}× by {m}"))
-                    .collect();
-                let expected = "no recipient processes a message twice".to_string();
-                if twice.is_empty() {
-                    let discarded: u32 = ix.duplicates.values().sum();
-                    facts.push(format!(
-                        "no message processed twice ({discarded} redeliveries discarded)"
-                    ));
-                    checks.push(Check::new(
-                        expected,
-                        format!("none ({discarded} redeliveries discarded)"),
-                        Outcome::Met,
-                        None,
-                    ));
-                } else {
-                    checks.push(Check::new(
-                        expected,
-                        format!("{} processed twice, e.g. {}", twice.len(), twice[0]),
-                        Outcome::Failed,
-                        None,
-                    ));
-                    problems.push(format!(
-                        "{} duplicate(s) processed, e.g. {}",
-                        twice.len(),
-                        twice[0]
-                    ));
-                }
+                check_no_duplicates(&mut tally, &ix);
             }
+            let Tally {
+                problems,
+                facts,
+                checks,
+            } = tally;
             Verdict {
                 name: x.name.clone(),
                 ok: problems.is_empty(),
@@ -382,13 +209,248 @@ pub fn check_expectations(scenario: &Scenario, plan: &[Planned], events: &[Event
                 } else {
                     problems.join("; ")
                 },
-                inject: x
-                    .inject
-                    .and_then(|i| scenario.injects[i].label.clone()),
+                inject: x.inject.and_then(|i| scenario.injects[i].label.clone()),
                 checks,
             }
         })
         .collect()
+}
+
+/// `rejected: r`: the hub refused (true) or accepted (false) the inject.
+fn check_rejected(tally: &mut Tally, ix: &Index, about: &About, r: bool) {
+    let (msg, label) = (about.msg, about.label);
+    let expected = if r {
+        "the hub refuses it"
+    } else {
+        "the hub accepts it"
+    }
+    .to_string();
+    let accepted_t = ix.accepted.get(msg).map(|a| a.0);
+    let (outcome, actual, t) = match (r, ix.rejected.get(msg), accepted_t) {
+        (true, Some((t, reason)), _) => {
+            tally.facts.push(format!("rejected: {reason}"));
+            (Outcome::Met, format!("refused: {reason}"), Some(*t))
+        }
+        (true, None, Some(t)) => {
+            tally.problems.push(format!("{label} was accepted"));
+            (Outcome::Failed, "accepted".to_string(), Some(t))
+        }
+        (false, Some((t, reason)), _) => {
+            tally
+                .problems
+                .push(format!("{label} was rejected: {reason}"));
+            (Outcome::Failed, format!("refused: {reason}"), Some(*t))
+        }
+        (false, None, Some(t)) => {
+            tally.facts.push("accepted".into());
+            (Outcome::Met, "accepted".to_string(), Some(t))
+        }
+        (_, None, None) => {
+            tally
+                .problems
+                .push(format!("{label} never reached the hub"));
+            (Outcome::Missing, "never reached the hub".to_string(), None)
+        }
+    };
+    tally.checks.push(Check::new(expected, actual, outcome, t));
+}
+
+/// `delivered_to`: `m` received the inject, within `within` if given.
+fn check_delivered(
+    tally: &mut Tally,
+    ix: &Index,
+    about: &About,
+    m: Ministry,
+    within: Option<Duration>,
+) {
+    let (msg, inject_at) = (about.msg, about.at);
+    let expected = match within {
+        Some(w) => format!("{m} receives it within {}", format_duration(w)),
+        None => format!("{m} receives it by the end"),
+    };
+    match ix.delivered.get(&(msg.clone(), m)) {
+        Some(&t) => {
+            let took = t.saturating_sub(inject_at);
+            match within {
+                Some(w) if took > ms(w) => {
+                    tally.problems.push(format!(
+                        "{m} late by {}: after {} (limit {})",
+                        human(took - ms(w)),
+                        human(took),
+                        format_duration(w)
+                    ));
+                    tally.checks.push(Check {
+                        late_by_ms: Some(took - ms(w)),
+                        ..Check::new(
+                            expected,
+                            format!(
+                                "received after {}, late by {}",
+                                human(took),
+                                human(took - ms(w))
+                            ),
+                            Outcome::Late,
+                            Some(t),
+                        )
+                    });
+                }
+                _ => {
+                    tally.facts.push(format!("{m} after {}", human(took)));
+                    tally.checks.push(Check::new(
+                        expected,
+                        format!("received after {}", human(took)),
+                        Outcome::Met,
+                        Some(t),
+                    ));
+                }
+            }
+        }
+        None => {
+            let why = match ix.rejected.get(msg) {
+                Some((_, reason)) => format!(" (rejected: {reason})"),
+                None => match ix.accepted.get(msg) {
+                    Some((_, r)) if !r.contains(&m) => {
+                        " (not a recipient under the policy)".to_string()
+                    }
+                    _ => String::new(),
+                },
+            };
+            tally.problems.push(format!("{m} never received it{why}"));
+            tally.checks.push(Check::new(
+                expected,
+                format!("never received it{why}"),
+                Outcome::Missing,
+                None,
+            ));
+        }
+    }
+}
+
+/// `not_delivered_to`: `m` never received the inject.
+fn check_not_delivered(tally: &mut Tally, ix: &Index, about: &About, m: Ministry) {
+    let (msg, inject_at) = (about.msg, about.at);
+    let expected = format!("{m} does not receive it");
+    if let Some(&t) = ix.delivered.get(&(msg.clone(), m)) {
+        let after = human(t.saturating_sub(inject_at));
+        tally
+            .problems
+            .push(format!("{m} received it (leaked) after {after}"));
+        tally.checks.push(Check::new(
+            expected,
+            format!("received it after {after} (leaked)"),
+            Outcome::Leaked,
+            Some(t),
+        ));
+    } else {
+        tally.facts.push(format!("{m} did not receive it"));
+        tally.checks.push(Check::new(
+            expected,
+            "did not receive it".to_string(),
+            Outcome::Met,
+            None,
+        ));
+    }
+}
+
+/// `no_loss`: every accepted message reached every recipient, and every
+/// planned message was published and answered.
+fn check_no_loss(tally: &mut Tally, ix: &Index, plan: &[Planned]) {
+    let mut missing = Vec::new();
+    let mut total = 0usize;
+    for (msg, (_, recipients)) in &ix.accepted {
+        for &m in recipients {
+            total += 1;
+            if !ix.delivered.contains_key(&(msg.clone(), m)) {
+                missing.push(format!("{msg} → {m}"));
+            }
+        }
+    }
+    let stuck: Vec<&MessageId> = ix
+        .published
+        .keys()
+        .filter(|m| !ix.accepted.contains_key(*m) && !ix.rejected.contains_key(*m))
+        .collect();
+    let never_published = plan.len().saturating_sub(ix.published.len());
+    let expected = "every accepted message reaches every recipient".to_string();
+    if missing.is_empty() && stuck.is_empty() && never_published == 0 {
+        tally.facts.push(format!("all {total} deliveries made"));
+        tally.checks.push(Check::new(
+            expected,
+            format!("all {total} deliveries made"),
+            Outcome::Met,
+            None,
+        ));
+    } else {
+        tally.checks.push(Check::new(
+            expected,
+            format!(
+                "{} of {total} deliveries missing, {} publish(es) unanswered, {} never published",
+                missing.len(),
+                stuck.len(),
+                never_published
+            ),
+            Outcome::Missing,
+            None,
+        ));
+        if !missing.is_empty() {
+            tally.problems.push(format!(
+                "{} of {total} deliveries missing, e.g. {}",
+                missing.len(),
+                missing
+                    .iter()
+                    .take(3)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        if !stuck.is_empty() {
+            tally.problems.push(format!(
+                "{} published message(s) never answered by the hub, e.g. {}",
+                stuck.len(),
+                stuck[0]
+            ));
+        }
+        if never_published > 0 {
+            tally
+                .problems
+                .push(format!("{never_published} message(s) never published"));
+        }
+    }
+}
+
+/// `no_duplicates`: no recipient processed a message twice.
+fn check_no_duplicates(tally: &mut Tally, ix: &Index) {
+    let twice: Vec<String> = ix
+        .n_delivered
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .map(|((msg, m), n)| format!("{msg} processed {n}× by {m}"))
+        .collect();
+    let expected = "no recipient processes a message twice".to_string();
+    if twice.is_empty() {
+        let discarded: u32 = ix.duplicates.values().sum();
+        tally.facts.push(format!(
+            "no message processed twice ({discarded} redeliveries discarded)"
+        ));
+        tally.checks.push(Check::new(
+            expected,
+            format!("none ({discarded} redeliveries discarded)"),
+            Outcome::Met,
+            None,
+        ));
+    } else {
+        tally.checks.push(Check::new(
+            expected,
+            format!("{} processed twice, e.g. {}", twice.len(), twice[0]),
+            Outcome::Failed,
+            None,
+        ));
+        tally.problems.push(format!(
+            "{} duplicate(s) processed, e.g. {}",
+            twice.len(),
+            twice[0]
+        ));
+    }
 }
 
 /// Sent, received and discarded counts of one ministry.
