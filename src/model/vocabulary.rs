@@ -56,6 +56,13 @@ macro_rules! vocabulary {
                 }
             }
 
+            /// Every spelling of the word that is read: its name, then its aliases.
+            pub fn spellings(self) -> &'static [&'static str] {
+                match self {
+                    $( $name::$variant => &[$spelling $(, $alias)*] ),+
+                }
+            }
+
             /// The names, comma separated, for error messages.
             pub fn names() -> String {
                 [$($spelling),+].join(", ")
