@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use super::rundir::RunDir;
-use crate::events::{EventBody, FaultKind};
+use crate::events::{Event, EventBody, FaultKind};
 use crate::format::percentile;
 use crate::model::{Host, Kind, MessageId, Ministry};
 use crate::policy::{Redaction, Withheld};
@@ -177,11 +177,26 @@ pub struct Analysis {
     pub fault_pending: Vec<FaultPending>,
 }
 
-impl Analysis {
-    /// Works out `run`.
-    pub fn new(run: &RunDir) -> Analysis {
-        let mut msgs: Vec<Msg> = Vec::new();
-        let mut index: BTreeMap<MessageId, usize> = BTreeMap::new();
+/// The analysis under construction: messages in plan order, then as the
+/// log names them, and transmissions matched by message, hops and attempt.
+#[derive(Default)]
+struct Builder {
+    msgs: Vec<Msg>,
+    index: BTreeMap<MessageId, usize>,
+    tx: Vec<Tx>,
+    /// Each transmission by (message, from, to, attempt), for its outcome.
+    open: BTreeMap<(usize, Host, Host, u32), usize>,
+    faults: Vec<FaultSpan>,
+    /// The last event's time.
+    end: u64,
+}
+
+impl Builder {
+    /// Starts from the run's messages, so they keep their planned order and
+    /// content.
+    fn new(run: &RunDir) -> Builder {
+        let mut b = Builder::default();
+        let (msgs, index) = (&mut b.msgs, &mut b.index);
         let labels: BTreeMap<usize, Option<String>> = run
             .scenario
             .iter()
@@ -211,145 +226,162 @@ impl Analysis {
                 )
             });
         }
-        let mut tx: Vec<Tx> = Vec::new();
-        let mut open: BTreeMap<(usize, Host, Host, u32), usize> = BTreeMap::new();
-        let mut faults: Vec<FaultSpan> = Vec::new();
-        let mut end = 0;
-        let mut msg_of = |msgs: &mut Vec<Msg>,
-                          id: &MessageId,
-                          kind: Option<Kind>,
-                          from: Option<Ministry>|
-         -> usize {
-            if let Some(&i) = index.get(id) {
-                return i;
-            }
-            // Not in the plan (no scenario, or a live run): learn it from the log.
-            index.insert(id.clone(), msgs.len());
-            msgs.push(Msg::new(
-                id.clone(),
-                kind.unwrap_or(Kind::CaravanAlert),
-                from.unwrap_or(Ministry::UsDhs),
-            ));
-            msgs.len() - 1
-        };
-        for e in &run.events {
-            end = end.max(e.t);
-            match &e.body {
-                EventBody::Published {
-                    msg,
-                    kind,
-                    from,
-                    inject,
-                } => {
-                    let i = msg_of(&mut msgs, msg, Some(*kind), Some(*from));
-                    let m = &mut msgs[i];
-                    m.published.get_or_insert(e.t);
-                    if m.label.is_none() {
-                        m.label = inject.clone();
-                    }
-                }
-                EventBody::Accepted {
-                    msg,
-                    kind,
-                    from,
-                    recipients,
-                    withheld,
-                    redacted,
-                } => {
-                    let i = msg_of(&mut msgs, msg, Some(*kind), Some(*from));
-                    let m = &mut msgs[i];
-                    m.accepted.get_or_insert(e.t);
-                    m.recipients = recipients.clone();
-                    m.withheld = withheld.clone();
-                    m.redacted = redacted.clone();
-                }
-                EventBody::Rejected { msg, from, reason } => {
-                    let i = msg_of(&mut msgs, msg, None, Some(*from));
-                    msgs[i].rejected.get_or_insert((e.t, reason.clone()));
-                }
-                EventBody::Delivered {
-                    msg,
-                    kind,
-                    to,
-                    latency_ms,
-                } => {
-                    let i = msg_of(&mut msgs, msg, Some(*kind), None);
-                    msgs[i].delivered.entry(*to).or_insert((e.t, *latency_ms));
-                }
-                EventBody::Duplicate { .. } => {}
-                EventBody::Sent {
-                    msg,
-                    from,
-                    to,
-                    attempt,
-                } => {
-                    let i = msg_of(&mut msgs, msg, None, None);
-                    let m = &mut msgs[i];
-                    m.n_tx += 1;
-                    if *attempt > 1 {
-                        m.n_retries += 1;
-                    }
-                    open.insert((i, *from, *to, *attempt), tx.len());
-                    tx.push(Tx {
-                        msg: i,
-                        from: *from,
-                        to: *to,
-                        attempt: *attempt,
-                        sent: e.t,
-                        received: None,
-                        failed: None,
-                        duplicate: false,
-                    });
-                }
-                EventBody::Received {
-                    msg,
-                    from,
-                    to,
-                    attempt,
-                } => {
-                    let i = msg_of(&mut msgs, msg, None, None);
-                    // A receiver that already handled this message discards
-                    // the copy: at a ministry once delivered, at the hub once
-                    // answered.
-                    let m = &msgs[i];
-                    let duplicate = match to {
-                        Host::Node(n) => m.delivered.contains_key(n),
-                        Host::Hub => m.accepted.is_some() || m.rejected.is_some(),
-                    };
-                    if duplicate {
-                        msgs[i].n_duplicates += 1;
-                    }
-                    if let Some(&k) = open.get(&(i, *from, *to, *attempt)) {
-                        tx[k].received.get_or_insert(e.t);
-                        tx[k].duplicate = duplicate;
-                    }
-                }
-                EventBody::Failed {
-                    msg,
-                    from,
-                    to,
-                    attempt,
-                    error,
-                } => {
-                    let i = msg_of(&mut msgs, msg, None, None);
-                    msgs[i].n_failed += 1;
-                    if let Some(&k) = open.get(&(i, *from, *to, *attempt)) {
-                        tx[k].failed.get_or_insert((e.t, error.clone()));
-                    }
-                }
-                EventBody::Fault {
-                    fault,
-                    targets,
-                    until_t,
-                } => faults.push(FaultSpan {
-                    kind: *fault,
-                    targets: targets.clone(),
-                    from: e.t,
-                    until: *until_t,
-                }),
-                EventBody::Healed { .. } | EventBody::Expectation { .. } => {}
-            }
+        b
+    }
+
+    /// The index of message `id`; one the plan does not know (no scenario,
+    /// or a live run) is learnt from the log.
+    fn msg_of(&mut self, id: &MessageId, kind: Option<Kind>, from: Option<Ministry>) -> usize {
+        if let Some(&i) = self.index.get(id) {
+            return i;
         }
+        self.index.insert(id.clone(), self.msgs.len());
+        self.msgs.push(Msg::new(
+            id.clone(),
+            kind.unwrap_or(Kind::CaravanAlert),
+            from.unwrap_or(Ministry::UsDhs),
+        ));
+        self.msgs.len() - 1
+    }
+
+    /// Takes one event of the log into account.
+    fn on_event(&mut self, e: &Event) {
+        self.end = self.end.max(e.t);
+        match &e.body {
+            EventBody::Published {
+                msg,
+                kind,
+                from,
+                inject,
+            } => {
+                let i = self.msg_of(msg, Some(*kind), Some(*from));
+                let m = &mut self.msgs[i];
+                m.published.get_or_insert(e.t);
+                if m.label.is_none() {
+                    m.label = inject.clone();
+                }
+            }
+            EventBody::Accepted {
+                msg,
+                kind,
+                from,
+                recipients,
+                withheld,
+                redacted,
+            } => {
+                let i = self.msg_of(msg, Some(*kind), Some(*from));
+                let m = &mut self.msgs[i];
+                m.accepted.get_or_insert(e.t);
+                m.recipients = recipients.clone();
+                m.withheld = withheld.clone();
+                m.redacted = redacted.clone();
+            }
+            EventBody::Rejected { msg, from, reason } => {
+                let i = self.msg_of(msg, None, Some(*from));
+                self.msgs[i].rejected.get_or_insert((e.t, reason.clone()));
+            }
+            EventBody::Delivered {
+                msg,
+                kind,
+                to,
+                latency_ms,
+            } => {
+                let i = self.msg_of(msg, Some(*kind), None);
+                self.msgs[i]
+                    .delivered
+                    .entry(*to)
+                    .or_insert((e.t, *latency_ms));
+            }
+            EventBody::Duplicate { .. } => {}
+            EventBody::Sent {
+                msg,
+                from,
+                to,
+                attempt,
+            } => {
+                let i = self.msg_of(msg, None, None);
+                let m = &mut self.msgs[i];
+                m.n_tx += 1;
+                if *attempt > 1 {
+                    m.n_retries += 1;
+                }
+                self.open.insert((i, *from, *to, *attempt), self.tx.len());
+                self.tx.push(Tx {
+                    msg: i,
+                    from: *from,
+                    to: *to,
+                    attempt: *attempt,
+                    sent: e.t,
+                    received: None,
+                    failed: None,
+                    duplicate: false,
+                });
+            }
+            EventBody::Received {
+                msg,
+                from,
+                to,
+                attempt,
+            } => {
+                let i = self.msg_of(msg, None, None);
+                // A receiver that already handled this message discards
+                // the copy: at a ministry once delivered, at the hub once
+                // answered.
+                let m = &self.msgs[i];
+                let duplicate = match to {
+                    Host::Node(n) => m.delivered.contains_key(n),
+                    Host::Hub => m.accepted.is_some() || m.rejected.is_some(),
+                };
+                if duplicate {
+                    self.msgs[i].n_duplicates += 1;
+                }
+                if let Some(&k) = self.open.get(&(i, *from, *to, *attempt)) {
+                    self.tx[k].received.get_or_insert(e.t);
+                    self.tx[k].duplicate = duplicate;
+                }
+            }
+            EventBody::Failed {
+                msg,
+                from,
+                to,
+                attempt,
+                error,
+            } => {
+                let i = self.msg_of(msg, None, None);
+                self.msgs[i].n_failed += 1;
+                if let Some(&k) = self.open.get(&(i, *from, *to, *attempt)) {
+                    self.tx[k].failed.get_or_insert((e.t, error.clone()));
+                }
+            }
+            EventBody::Fault {
+                fault,
+                targets,
+                until_t,
+            } => self.faults.push(FaultSpan {
+                kind: *fault,
+                targets: targets.clone(),
+                from: e.t,
+                until: *until_t,
+            }),
+            EventBody::Healed { .. } | EventBody::Expectation { .. } => {}
+        }
+    }
+}
+
+impl Analysis {
+    /// Works out `run`.
+    pub fn new(run: &RunDir) -> Analysis {
+        let mut b = Builder::new(run);
+        for e in &run.events {
+            b.on_event(e);
+        }
+        let Builder {
+            msgs,
+            tx,
+            faults,
+            end,
+            ..
+        } = b;
         let participants: Vec<Ministry> = if run.summary.participants.is_empty() {
             let mut seen: Vec<Ministry> = msgs
                 .iter()

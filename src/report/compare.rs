@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::analysis::{Analysis, Dist};
 use super::html::esc;
 use super::rundir::RunDir;
+use super::summary::Summary;
 use crate::format::human;
 use crate::model::Kind;
 use crate::scenario::{FaultAction, Scenario, format_duration};
@@ -201,216 +202,22 @@ impl Comparison {
     pub fn new(ra: &RunDir, rb: &RunDir) -> Comparison {
         let (sa, sb) = (&ra.summary, &rb.summary);
         let (aa, ab) = (Analysis::new(ra), Analysis::new(rb));
-        let mut setup = vec![
-            Row::text("scenario", &sa.scenario, &sb.scenario),
-            Row::text("seed", sa.seed.to_string(), sb.seed.to_string()),
-            Row::text("policy", &sa.policy, &sb.policy),
-            Row::text("gcif-sim version", &sa.version, &sb.version),
-            Row::text(
-                "participants",
-                sa.participants
-                    .iter()
-                    .map(|m| m.code())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                sb.participants
-                    .iter()
-                    .map(|m| m.code())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            ),
-            Row::text("simulated", human(sa.duration_ms), human(sb.duration_ms)),
-        ];
-        if let (Some(x), Some(y)) = (&ra.scenario, &rb.scenario) {
-            setup.push(Row::text("network", network(x), network(y)));
-            setup.push(Row::text("protocol", protocol(x), protocol(y)));
-            setup.push(Row::text("faults", faults(x), faults(y)));
-            setup.push(Row::text(
-                "injects · traffic streams",
-                format!("{} · {}", x.injects.len(), x.traffic.len()),
-                format!("{} · {}", y.injects.len(), y.traffic.len()),
-            ));
-        }
+        let setup = setup(ra, rb);
         let scenario_diff = match (read_scenario_text(ra), read_scenario_text(rb)) {
             (Some(x), Some(y)) => line_diff(&x, &y),
             _ => Vec::new(),
         };
-
-        let (ta, tb) = (totals(&aa), totals(&ab));
-        let measures = vec![
-            Row::count("messages planned", sa.planned as u64, sb.planned as u64),
-            Row::count("published", sa.published as u64, sb.published as u64),
-            Row::count("accepted", sa.accepted as u64, sb.accepted as u64),
-            Row::count("refused", sa.rejected as u64, sb.rejected as u64),
-            Row::count(
-                "deliveries made",
-                sa.deliveries as u64,
-                sb.deliveries as u64,
-            ),
-            Row::count("deliveries missing", ta.4, tb.4),
-            Row::count("transmissions", ta.0, tb.0),
-            Row::count("retries and redeliveries", ta.1, tb.1),
-            Row::count("failed attempts", ta.2, tb.2),
-            Row::count("duplicates discarded", ta.3, tb.3),
-            Row::millis("run end (incl. drain)", sa.end_ms, sb.end_ms),
-        ];
-        let empty = Dist::default();
-        let mut latency = Vec::new();
-        for k in Kind::ALL {
-            let da = aa.by_kind.iter().find(|x| x.0 == k).map(|x| &x.1);
-            let db = ab.by_kind.iter().find(|x| x.0 == k).map(|x| &x.1);
-            if da.is_none() && db.is_none() {
-                continue;
-            }
-            let (da, db) = (da.unwrap_or(&empty), db.unwrap_or(&empty));
-            let name = k.name();
-            latency.push(Row::millis(format!("{name} p50"), da.p50, db.p50));
-            latency.push(Row::millis(format!("{name} p90"), da.p90, db.p90));
-            latency.push(Row::millis(format!("{name} p99"), da.p99, db.p99));
-            latency.push(Row::millis(format!("{name} max"), da.max, db.max));
-        }
-
-        let mut names: Vec<String> = Vec::new();
-        for v in sa.expectations.iter().chain(&sb.expectations) {
-            if !names.contains(&v.name) {
-                names.push(v.name.clone());
-            }
-        }
-        let expectations = names
-            .into_iter()
-            .map(|name| {
-                let find = |s: &super::Summary| {
-                    s.expectations
-                        .iter()
-                        .find(|v| v.name == name)
-                        .map(|v| (v.ok, v.detail.clone()))
-                };
-                ExpectationRow {
-                    a: find(sa),
-                    b: find(sb),
-                    name,
-                }
-            })
-            .collect();
-
-        // Messages whose fate differs. When both runs carry the same messages
-        // (same scenario traffic and seed) every message is matched by id;
-        // otherwise only scripted injects, by their label.
-        let same_messages = aa.msgs.len() == ab.msgs.len()
-            && aa
-                .msgs
-                .iter()
-                .zip(&ab.msgs)
-                .all(|(x, y)| x.id == y.id && x.kind == y.kind && x.from == y.from);
-        let key = |m: &super::analysis::Msg| -> Option<String> {
-            if same_messages {
-                Some(m.id.0.clone())
-            } else {
-                m.label.clone()
-            }
-        };
-        let by_key: BTreeMap<String, &super::analysis::Msg> =
-            ab.msgs.iter().filter_map(|m| Some((key(m)?, m))).collect();
-        let mut messages = Vec::new();
-        if !same_messages {
-            messages.push(
-                "the runs carry different generated traffic (another seed or traffic settings): \
-                 scripted injects are matched by label, generated messages compared in aggregate only"
-                    .to_string(),
-            );
-        }
-        let mut n_messages_differ = 0;
-        let mut matched = 0;
-        for m in &aa.msgs {
-            let Some(k) = key(m) else { continue };
-            let name = match &m.label {
-                Some(l) => format!("{l} ({})", m.id),
-                None => m.id.to_string(),
-            };
-            let Some(o) = by_key.get(&k) else {
-                n_messages_differ += 1;
-                messages.push(format!("{name}: only in A"));
-                continue;
-            };
-            matched += 1;
-            let mut diffs = Vec::new();
-            match (&m.rejected, &o.rejected) {
-                (None, Some((_, r))) => diffs.push(format!("refused in B: {r}")),
-                (Some((_, r)), None) => diffs.push(format!("refused in A only: {r}")),
-                _ => {}
-            }
-            if m.recipients != o.recipients {
-                let codes = |v: &[crate::model::Ministry]| {
-                    v.iter().map(|x| x.code()).collect::<Vec<_>>().join(", ")
-                };
-                diffs.push(format!(
-                    "recipients [{}] → [{}]",
-                    codes(&m.recipients),
-                    codes(&o.recipients)
-                ));
-            }
-            let lost = |x: &super::analysis::Msg| {
-                x.recipients
-                    .iter()
-                    .filter(|r| !x.delivered.contains_key(r))
-                    .count()
-            };
-            if lost(m) != lost(o) {
-                diffs.push(format!("missing deliveries {} → {}", lost(m), lost(o)));
-            }
-            let last = |x: &super::analysis::Msg| x.delivered.values().map(|d| d.1).max();
-            if let (Some(x), Some(y)) = (last(m), last(o))
-                && x.abs_diff(y) >= 1000
-                && x.abs_diff(y) * 5 >= x.min(y)
-            {
-                diffs.push(format!("last receipt after {} → {}", human(x), human(y)));
-            }
-            if m.n_tx != o.n_tx && m.label.is_some() {
-                diffs.push(format!("transmissions {} → {}", m.n_tx, o.n_tx));
-            }
-            if !diffs.is_empty() {
-                n_messages_differ += 1;
-                if messages.len() < 60 {
-                    messages.push(format!("{name}: {}", diffs.join("; ")));
-                }
-            }
-        }
-        let only_b = by_key.len().saturating_sub(matched);
-        if only_b > 0 {
-            n_messages_differ += only_b;
-            messages.push(format!("{only_b} message(s) only in B"));
-        }
-
-        let changed: Vec<&str> = setup
-            .iter()
-            .filter(|r| r.differs)
-            .map(|r| r.what.as_str())
-            .collect();
-        let ok = |s: &super::Summary| s.expectations.iter().filter(|v| v.ok).count();
-        let headline = format!(
-            "{}. Expectations met: A {} of {}, B {} of {}. Deliveries: A {}, B {}. {} message(s) fared differently.",
-            if changed.is_empty() {
-                "Same set-up in both runs".to_string()
-            } else {
-                format!("Changed: {}", changed.join(", "))
-            },
-            ok(sa),
-            sa.expectations.len(),
-            ok(sb),
-            sb.expectations.len(),
-            sa.deliveries,
-            sb.deliveries,
-            n_messages_differ
-        );
+        let (messages, n_messages_differ) = messages_that_differ(&aa, &ab);
+        let headline = headline(&setup, sa, sb, n_messages_differ);
         Comparison {
             a: ra.dir.display().to_string(),
             b: rb.dir.display().to_string(),
             same_scenario: sa.scenario == sb.scenario,
+            measures: measures(sa, sb, &aa, &ab),
+            latency: latency(&aa, &ab),
+            expectations: expectations(sa, sb),
             setup,
             scenario_diff,
-            measures,
-            latency,
-            expectations,
             messages,
             n_messages_differ,
             headline,
@@ -599,4 +406,227 @@ pub fn to_html(c: &Comparison) -> String {
     }
     h.push_str("</ul>\n</main></body></html>\n");
     h
+}
+
+/// The set-up of both runs, side by side.
+fn setup(ra: &RunDir, rb: &RunDir) -> Vec<Row> {
+    let (sa, sb) = (&ra.summary, &rb.summary);
+    let mut setup = vec![
+        Row::text("scenario", &sa.scenario, &sb.scenario),
+        Row::text("seed", sa.seed.to_string(), sb.seed.to_string()),
+        Row::text("policy", &sa.policy, &sb.policy),
+        Row::text("gcif-sim version", &sa.version, &sb.version),
+        Row::text(
+            "participants",
+            sa.participants
+                .iter()
+                .map(|m| m.code())
+                .collect::<Vec<_>>()
+                .join(", "),
+            sb.participants
+                .iter()
+                .map(|m| m.code())
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
+        Row::text("simulated", human(sa.duration_ms), human(sb.duration_ms)),
+    ];
+    if let (Some(x), Some(y)) = (&ra.scenario, &rb.scenario) {
+        setup.push(Row::text("network", network(x), network(y)));
+        setup.push(Row::text("protocol", protocol(x), protocol(y)));
+        setup.push(Row::text("faults", faults(x), faults(y)));
+        setup.push(Row::text(
+            "injects · traffic streams",
+            format!("{} · {}", x.injects.len(), x.traffic.len()),
+            format!("{} · {}", y.injects.len(), y.traffic.len()),
+        ));
+    }
+    setup
+}
+
+/// The counts of both runs, side by side.
+fn measures(sa: &Summary, sb: &Summary, aa: &Analysis, ab: &Analysis) -> Vec<Row> {
+    let (ta, tb) = (totals(aa), totals(ab));
+    vec![
+        Row::count("messages planned", sa.planned as u64, sb.planned as u64),
+        Row::count("published", sa.published as u64, sb.published as u64),
+        Row::count("accepted", sa.accepted as u64, sb.accepted as u64),
+        Row::count("refused", sa.rejected as u64, sb.rejected as u64),
+        Row::count(
+            "deliveries made",
+            sa.deliveries as u64,
+            sb.deliveries as u64,
+        ),
+        Row::count("deliveries missing", ta.4, tb.4),
+        Row::count("transmissions", ta.0, tb.0),
+        Row::count("retries and redeliveries", ta.1, tb.1),
+        Row::count("failed attempts", ta.2, tb.2),
+        Row::count("duplicates discarded", ta.3, tb.3),
+        Row::millis("run end (incl. drain)", sa.end_ms, sb.end_ms),
+    ]
+}
+
+/// Latency percentiles per kind, for the kinds either run delivered.
+fn latency(aa: &Analysis, ab: &Analysis) -> Vec<Row> {
+    let empty = Dist::default();
+    let mut latency = Vec::new();
+    for k in Kind::ALL {
+        let da = aa.by_kind.iter().find(|x| x.0 == k).map(|x| &x.1);
+        let db = ab.by_kind.iter().find(|x| x.0 == k).map(|x| &x.1);
+        if da.is_none() && db.is_none() {
+            continue;
+        }
+        let (da, db) = (da.unwrap_or(&empty), db.unwrap_or(&empty));
+        let name = k.name();
+        latency.push(Row::millis(format!("{name} p50"), da.p50, db.p50));
+        latency.push(Row::millis(format!("{name} p90"), da.p90, db.p90));
+        latency.push(Row::millis(format!("{name} p99"), da.p99, db.p99));
+        latency.push(Row::millis(format!("{name} max"), da.max, db.max));
+    }
+    latency
+}
+
+/// Every expectation of either run, with each run's verdict.
+fn expectations(sa: &Summary, sb: &Summary) -> Vec<ExpectationRow> {
+    let mut names: Vec<String> = Vec::new();
+    for v in sa.expectations.iter().chain(&sb.expectations) {
+        if !names.contains(&v.name) {
+            names.push(v.name.clone());
+        }
+    }
+    names
+        .into_iter()
+        .map(|name| {
+            let find = |s: &Summary| {
+                s.expectations
+                    .iter()
+                    .find(|v| v.name == name)
+                    .map(|v| (v.ok, v.detail.clone()))
+            };
+            ExpectationRow {
+                a: find(sa),
+                b: find(sb),
+                name,
+            }
+        })
+        .collect()
+}
+
+/// The messages whose fate differs between the runs (at most 60 listed),
+/// and how many differ in all.
+fn messages_that_differ(aa: &Analysis, ab: &Analysis) -> (Vec<String>, usize) {
+    // Messages whose fate differs. When both runs carry the same messages
+    // (same scenario traffic and seed) every message is matched by id;
+    // otherwise only scripted injects, by their label.
+    let same_messages = aa.msgs.len() == ab.msgs.len()
+        && aa
+            .msgs
+            .iter()
+            .zip(&ab.msgs)
+            .all(|(x, y)| x.id == y.id && x.kind == y.kind && x.from == y.from);
+    let key = |m: &super::analysis::Msg| -> Option<String> {
+        if same_messages {
+            Some(m.id.0.clone())
+        } else {
+            m.label.clone()
+        }
+    };
+    let by_key: BTreeMap<String, &super::analysis::Msg> =
+        ab.msgs.iter().filter_map(|m| Some((key(m)?, m))).collect();
+    let mut messages = Vec::new();
+    if !same_messages {
+        messages.push(
+            "the runs carry different generated traffic (another seed or traffic settings): \
+             scripted injects are matched by label, generated messages compared in aggregate only"
+                .to_string(),
+        );
+    }
+    let mut n_messages_differ = 0;
+    let mut matched = 0;
+    for m in &aa.msgs {
+        let Some(k) = key(m) else { continue };
+        let name = match &m.label {
+            Some(l) => format!("{l} ({})", m.id),
+            None => m.id.to_string(),
+        };
+        let Some(o) = by_key.get(&k) else {
+            n_messages_differ += 1;
+            messages.push(format!("{name}: only in A"));
+            continue;
+        };
+        matched += 1;
+        let mut diffs = Vec::new();
+        match (&m.rejected, &o.rejected) {
+            (None, Some((_, r))) => diffs.push(format!("refused in B: {r}")),
+            (Some((_, r)), None) => diffs.push(format!("refused in A only: {r}")),
+            _ => {}
+        }
+        if m.recipients != o.recipients {
+            let codes = |v: &[crate::model::Ministry]| {
+                v.iter().map(|x| x.code()).collect::<Vec<_>>().join(", ")
+            };
+            diffs.push(format!(
+                "recipients [{}] → [{}]",
+                codes(&m.recipients),
+                codes(&o.recipients)
+            ));
+        }
+        let lost = |x: &super::analysis::Msg| {
+            x.recipients
+                .iter()
+                .filter(|r| !x.delivered.contains_key(r))
+                .count()
+        };
+        if lost(m) != lost(o) {
+            diffs.push(format!("missing deliveries {} → {}", lost(m), lost(o)));
+        }
+        let last = |x: &super::analysis::Msg| x.delivered.values().map(|d| d.1).max();
+        if let (Some(x), Some(y)) = (last(m), last(o))
+            && x.abs_diff(y) >= 1000
+            && x.abs_diff(y) * 5 >= x.min(y)
+        {
+            diffs.push(format!("last receipt after {} → {}", human(x), human(y)));
+        }
+        if m.n_tx != o.n_tx && m.label.is_some() {
+            diffs.push(format!("transmissions {} → {}", m.n_tx, o.n_tx));
+        }
+        if !diffs.is_empty() {
+            n_messages_differ += 1;
+            if messages.len() < 60 {
+                messages.push(format!("{name}: {}", diffs.join("; ")));
+            }
+        }
+    }
+    let only_b = by_key.len().saturating_sub(matched);
+    if only_b > 0 {
+        n_messages_differ += only_b;
+        messages.push(format!("{only_b} message(s) only in B"));
+    }
+    (messages, n_messages_differ)
+}
+
+/// One sentence: what changed, expectations met, deliveries, messages that
+/// fared differently.
+fn headline(setup: &[Row], sa: &Summary, sb: &Summary, n_messages_differ: usize) -> String {
+    let changed: Vec<&str> = setup
+        .iter()
+        .filter(|r| r.differs)
+        .map(|r| r.what.as_str())
+        .collect();
+    let ok = |s: &Summary| s.expectations.iter().filter(|v| v.ok).count();
+    format!(
+        "{}. Expectations met: A {} of {}, B {} of {}. Deliveries: A {}, B {}. {} message(s) fared differently.",
+        if changed.is_empty() {
+            "Same set-up in both runs".to_string()
+        } else {
+            format!("Changed: {}", changed.join(", "))
+        },
+        ok(sa),
+        sa.expectations.len(),
+        ok(sb),
+        sb.expectations.len(),
+        sa.deliveries,
+        sb.deliveries,
+        n_messages_differ
+    )
 }
