@@ -33,6 +33,7 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::futures::Notified;
 use tokio::time::Instant;
+use tokio_stream::{Stream, StreamExt};
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 
@@ -193,6 +194,22 @@ async fn sleep_until_opt(until: Option<Instant>) {
 #[derive(Debug, thiserror::Error)]
 #[error("the gRPC server stopped: {0}")]
 pub struct ServeError(String);
+
+/// Serves `router` on the connections `incoming` yields until `shutdown`.
+async fn serve<I, S>(
+    router: tonic::transport::server::Router,
+    incoming: I,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServeError>
+where
+    I: Stream<Item = io::Result<S>> + Send + 'static,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    router
+        .serve_with_incoming_shutdown(incoming.map(|c| c.map(Conn)), shutdown)
+        .await
+        .map_err(|e| ServeError(e.to_string()))
+}
 
 /// An accepted connection of any byte stream, as tonic's server takes it.
 struct Conn<S>(S);

@@ -6,11 +6,11 @@ use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::task::JoinSet;
-use tokio_stream::{Stream, StreamExt};
+use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
-use super::{Channels, Conn, Peer, ServeError, transmission, wait_for_work};
+use super::{Channels, Peer, ServeError, serve, transmission, wait_for_work};
 use crate::events::TokioClock;
 use crate::host::{NodeHost, Transmission, lock};
 use crate::model;
@@ -56,11 +56,9 @@ where
     I: Stream<Item = io::Result<S>> + Send + 'static,
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    tonic::transport::Server::builder()
-        .add_service(MinistryServer::new(MinistryService { host }))
-        .serve_with_incoming_shutdown(incoming.map(|c| c.map(Conn)), shutdown)
-        .await
-        .map_err(|e| ServeError(e.to_string()))
+    let router = tonic::transport::Server::builder()
+        .add_service(MinistryServer::new(MinistryService { host }));
+    serve(router, incoming, shutdown).await
 }
 
 /// A node's publish loop: publishes what `host` says is due to the hub at
