@@ -37,7 +37,7 @@ use tokio_stream::{Stream, StreamExt};
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 
-pub use crate::config::RpcConfig;
+use crate::config::RpcConfig;
 use crate::host::Transmission;
 
 /// Whether an RPC error is a final answer (the peer understood and refused)
