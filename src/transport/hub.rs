@@ -11,11 +11,11 @@ use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
-use super::{Channels, Peer, ServeError, serve, transmission, wait_for_work};
+use super::{Channels, Peer, ServeError, decode, serve, transmission, wait_for_work};
 use crate::events::TokioClock;
 use crate::host::{HubHost, Transmission, lock};
 use crate::hub::Refusal;
-use crate::model::{self, Ministry};
+use crate::model::Ministry;
 use crate::wire::{self, hub_server::HubServer, ministry_client::MinistryClient};
 
 /// The `gcif.v1.Hub` service over a [`HubHost`].
@@ -30,11 +30,7 @@ impl wire::hub_server::Hub for HubService {
         request: Request<wire::PublishRequest>,
     ) -> Result<Response<wire::PublishReceipt>, Status> {
         let request = request.into_inner();
-        let Some(envelope) = request.envelope else {
-            return Err(Status::invalid_argument("envelope is missing"));
-        };
-        let envelope = model::Envelope::try_from(envelope)
-            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let envelope = decode(request.envelope)?;
         let id = envelope.id.0.clone();
         match self.host.on_publish(envelope, request.attempt) {
             Ok(receipt) => Ok(Response::new(wire::PublishReceipt {

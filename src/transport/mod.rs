@@ -60,6 +60,13 @@ fn transmission<T, A>(result: Result<T, Status>, answer: impl FnOnce(T) -> A) ->
     }
 }
 
+/// The envelope of a request, checked as the `.proto` requires: present and
+/// well-formed, else `INVALID_ARGUMENT` with the reason.
+fn decode(envelope: Option<crate::wire::Envelope>) -> Result<crate::model::Envelope, Status> {
+    let envelope = envelope.ok_or_else(|| Status::invalid_argument("envelope is missing"))?;
+    crate::model::Envelope::try_from(envelope).map_err(|e| Status::invalid_argument(e.to_string()))
+}
+
 /// A transport failure in a few words, for the event log.
 fn failure(status: &Status) -> String {
     match status.code() {

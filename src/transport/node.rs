@@ -10,10 +10,9 @@ use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
-use super::{Channels, Peer, ServeError, serve, transmission, wait_for_work};
+use super::{Channels, Peer, ServeError, decode, serve, transmission, wait_for_work};
 use crate::events::TokioClock;
 use crate::host::{NodeHost, Transmission, lock};
-use crate::model;
 use crate::wire::{self, hub_client::HubClient, ministry_server::MinistryServer};
 
 /// The `gcif.v1.Ministry` service over a [`NodeHost`].
@@ -28,11 +27,7 @@ impl wire::ministry_server::Ministry for MinistryService {
         request: Request<wire::Delivery>,
     ) -> Result<Response<wire::DeliveryAck>, Status> {
         let delivery = request.into_inner();
-        let Some(envelope) = delivery.envelope else {
-            return Err(Status::invalid_argument("envelope is missing"));
-        };
-        let envelope = model::Envelope::try_from(envelope)
-            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let envelope = decode(delivery.envelope)?;
         let id = envelope.id.0.clone();
         let ack = self
             .host
