@@ -8,12 +8,25 @@
 //! | [`DeliveryConfig`] `window` | 16 | deliveries in flight to one recipient |
 //! | [`PublishConfig`] `window` | 8 | publishes in flight from one node |
 //! | [`Backoff`] | 1 s doubling to 30 s | after a failed transmission, per peer |
+//! | [`MAX_ENVELOPE_BYTES`] | 1 MiB | largest envelope the hub accepts (encoded) |
+//! | [`MAX_RPC_BYTES`] | 4 MiB | largest request any server decodes |
 
 use std::time::Duration;
 
 pub use crate::hub::DeliveryConfig;
 pub use crate::node::PublishConfig;
 pub use crate::retry::Backoff;
+
+/// The largest envelope (protobuf-encoded) the hub accepts for publishing.
+/// A `Delivery` is the envelope plus a few bytes, so whatever the hub accepts
+/// it can deliver to any node that takes [`MAX_RPC_BYTES`], gRPC's usual
+/// default: limits are consistent end to end.
+pub const MAX_ENVELOPE_BYTES: usize = 1 << 20;
+
+/// The largest request message every gRPC server of the exchange decodes
+/// (gRPC's customary default, set explicitly). Larger is refused by the
+/// server before any handler runs.
+pub const MAX_RPC_BYTES: usize = 4 << 20;
 
 /// Per-RPC deadline and connection set-up, for publishes and deliveries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

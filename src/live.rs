@@ -61,13 +61,23 @@ pub async fn serve_hub(
     let clock = wall_clock();
     let log = Log::new(Arc::new(clock), sink);
     let policy = Policy::new(config.policy, config.ministries.keys().copied());
-    let host = Arc::new(HubHost::new(Hub::new(policy, config.delivery), log));
-    let peers = config
-        .ministries
-        .iter()
-        .map(|(&m, address)| (m, Peer::at(address, config.rpc)))
-        .collect();
-    let server = transport::serve_hub(host.clone(), TcpListenerStream::new(listener), shutdown);
+    let remote = policy.participants().collect::<Vec<_>>();
+    let host = Arc::new(HubHost::new(Hub::new(policy, config.delivery), log).with_remote(remote));
+    let rpc = config.rpc;
+    let peers = transport::Directory::fixed(
+        config
+            .ministries
+            .iter()
+            .map(|(&m, address)| (m, address.to_string(), Peer::at(address, rpc))),
+    );
+    let dialer: transport::Dialer = Arc::new(move |_, address| Peer::at(address, rpc));
+    let server = transport::serve_hub(
+        host.clone(),
+        peers.clone(),
+        Some(dialer),
+        TcpListenerStream::new(listener),
+        shutdown,
+    );
     let deliveries = transport::hub_delivery_loop(host, clock, peers);
     tokio::select! {
         biased;

@@ -2,15 +2,23 @@
 //! recipient) and the nodes (their outbox).
 //!
 //! Items wait in arrival order; up to `window` are in flight at once. A failed
-//! attempt puts its item back and pauses the whole queue with exponential
-//! backoff, because a failure says the *peer* is unreachable, not that one item
-//! is bad: retrying each queued item separately would storm a peer that is down.
-//! A success resets the backoff. Pure: time comes in as an argument.
+//! attempt (the peer unreachable, or no answer in time) puts its item back in
+//! its place and pauses the whole queue with exponential backoff, because such
+//! a failure says the *peer* is down, not that one item is bad: retrying each
+//! queued item separately would storm a peer that is down. An attempt the peer
+//! answered with a retryable error ([`RetryQueue::erred`]) backs off that item
+//! alone, so one bad item never holds up the others. A success resets the
+//! backoff.
+//!
+//! **Causal order:** an item that must follow others ([`Causal::after`]: an
+//! UPDATE or CANCEL and the messages it refers to) is held while any of them
+//! is still in the queue, so it never starts before they are handed over.
+//! Pure: time comes in as an argument.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use crate::model::Timestamp;
+use crate::model::{Envelope, MessageId, Timestamp};
 
 /// Exponential backoff between attempts on an unreachable peer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,13 +51,51 @@ impl Default for Backoff {
 /// Identifies one queued item for the caller to report the attempt's result.
 pub type Seq = u64;
 
+/// An item that may have to wait for others: it names itself and the items
+/// it must follow (an UPDATE or CANCEL follows the messages it refers to).
+pub trait Causal {
+    type Key: Ord + Clone;
+    /// This item's key.
+    fn key(&self) -> Self::Key;
+    /// Keys of items that, while they are still in this queue, must be
+    /// handed over before this one starts.
+    fn after(&self) -> Vec<Self::Key>;
+}
+
+/// A node's outbox: a message follows those it updates or cancels.
+impl Causal for Envelope {
+    type Key = MessageId;
+
+    fn key(&self) -> MessageId {
+        self.id.clone()
+    }
+
+    fn after(&self) -> Vec<MessageId> {
+        self.references.clone()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Waiting in the ready index.
+    Ready,
+    /// Backing off on its own until this instant (the peer answered, with an
+    /// error for this item only).
+    Delayed(Timestamp),
+    /// In flight.
+    InFlight,
+    /// Waiting for this many earlier items it must follow.
+    Held(usize),
+}
+
 #[derive(Debug, Clone)]
 struct Slot<T> {
     item: T,
     /// Attempts started so far.
     attempts: u32,
-    /// When the item became ready (for the ready index); `None` while in flight.
-    ready_at: Option<Timestamp>,
+    /// When it was queued.
+    pushed: Timestamp,
+    state: State,
 }
 
 /// An attempt the caller must now make.
@@ -63,10 +109,16 @@ pub struct Attempt<T> {
 
 /// Items waiting to be handed to one peer, with their retry state.
 #[derive(Debug, Clone)]
-pub struct RetryQueue<T> {
+pub struct RetryQueue<T: Causal> {
     slots: BTreeMap<Seq, Slot<T>>,
-    /// Ready items by (ready time, arrival order).
-    ready: BTreeSet<(Timestamp, Seq)>,
+    /// Ready items, in arrival order: a retried item keeps its place.
+    ready: BTreeSet<Seq>,
+    /// Items backing off on their own, by when they are ready again.
+    delayed: BTreeSet<(Timestamp, Seq)>,
+    /// The items present, by key, for causal holds.
+    keys: BTreeMap<T::Key, Seq>,
+    /// Held items waiting for the item of each key.
+    waiters: BTreeMap<T::Key, Vec<Seq>>,
     in_flight: usize,
     /// Consecutive failed rounds since the last success.
     failures: u32,
@@ -75,11 +127,14 @@ pub struct RetryQueue<T> {
     next_seq: Seq,
 }
 
-impl<T> Default for RetryQueue<T> {
+impl<T: Causal> Default for RetryQueue<T> {
     fn default() -> Self {
         RetryQueue {
             slots: BTreeMap::new(),
             ready: BTreeSet::new(),
+            delayed: BTreeSet::new(),
+            keys: BTreeMap::new(),
+            waiters: BTreeMap::new(),
             in_flight: 0,
             failures: 0,
             paused_until: Timestamp(i64::MIN),
@@ -88,42 +143,60 @@ impl<T> Default for RetryQueue<T> {
     }
 }
 
-impl<T: Clone> RetryQueue<T> {
-    /// Queues `item`, ready at `now`.
+impl<T: Causal + Clone> RetryQueue<T> {
+    /// Queues `item`. It is ready at once, unless an item it must follow is
+    /// still in the queue: then it is held until that one has left.
     pub fn push(&mut self, now: Timestamp, item: T) -> Seq {
         let seq = self.next_seq;
         self.next_seq += 1;
+        let mut blockers = item.after();
+        blockers.sort();
+        blockers.dedup();
+        blockers.retain(|k| self.keys.contains_key(k));
+        for k in &blockers {
+            self.waiters.entry(k.clone()).or_default().push(seq);
+        }
+        let state = if blockers.is_empty() {
+            self.ready.insert(seq);
+            State::Ready
+        } else {
+            State::Held(blockers.len())
+        };
+        self.keys.insert(item.key(), seq);
         self.slots.insert(
             seq,
             Slot {
                 item,
                 attempts: 0,
-                ready_at: Some(now),
+                pushed: now,
+                state,
             },
         );
-        self.ready.insert((now, seq));
         seq
     }
 
-    /// Starts as many ready attempts as the window allows.
+    /// Starts as many ready attempts as the window allows, oldest first.
     pub fn take_ready(&mut self, now: Timestamp, window: usize) -> Vec<Attempt<T>> {
+        while let Some(&(at, seq)) = self.delayed.first() {
+            if at > now {
+                break;
+            }
+            self.delayed.pop_first();
+            self.make_ready(seq);
+        }
         let mut out = Vec::new();
         if now < self.paused_until {
             return out;
         }
         while self.in_flight < window {
-            let Some(&(at, seq)) = self.ready.first() else {
+            let Some(seq) = self.ready.pop_first() else {
                 break;
             };
-            if at > now {
-                break;
-            }
-            self.ready.pop_first();
             let slot = self
                 .slots
                 .get_mut(&seq)
                 .expect("ready index names a live slot");
-            slot.ready_at = None;
+            slot.state = State::InFlight;
             slot.attempts += 1;
             self.in_flight += 1;
             out.push(Attempt {
@@ -133,6 +206,13 @@ impl<T: Clone> RetryQueue<T> {
             });
         }
         out
+    }
+
+    fn make_ready(&mut self, seq: Seq) {
+        if let Some(slot) = self.slots.get_mut(&seq) {
+            slot.state = State::Ready;
+            self.ready.insert(seq);
+        }
     }
 
     /// The attempt `seq` succeeded: the item leaves the queue and backoff resets.
@@ -153,32 +233,87 @@ impl<T: Clone> RetryQueue<T> {
 
     fn remove(&mut self, seq: Seq) -> Option<(T, u32)> {
         let slot = self.slots.remove(&seq)?;
-        match slot.ready_at {
-            Some(at) => {
-                self.ready.remove(&(at, seq));
+        match slot.state {
+            State::Ready => {
+                self.ready.remove(&seq);
             }
-            None => self.in_flight -= 1,
+            State::Delayed(at) => {
+                self.delayed.remove(&(at, seq));
+            }
+            State::InFlight => self.in_flight -= 1,
+            State::Held(_) => {}
+        }
+        let key = slot.item.key();
+        if self.keys.get(&key) == Some(&seq) {
+            self.keys.remove(&key);
+            for waiter in self.waiters.remove(&key).unwrap_or_default() {
+                self.release(waiter);
+            }
         }
         Some((slot.item, slot.attempts))
     }
 
-    /// The attempt `seq` failed in transport: the item is ready again and the
-    /// queue pauses. Failures that arrive while already paused (the rest of the
-    /// window failing for the same reason) do not lengthen the pause.
-    pub fn failed(&mut self, now: Timestamp, seq: Seq, backoff: &Backoff) {
-        let Some(slot) = self.slots.get_mut(&seq) else {
+    /// One item `waiter` was waiting for has left.
+    fn release(&mut self, waiter: Seq) {
+        let Some(slot) = self.slots.get_mut(&waiter) else {
             return;
         };
-        if slot.ready_at.is_some() {
+        if let State::Held(n) = slot.state {
+            if n > 1 {
+                slot.state = State::Held(n - 1);
+            } else {
+                self.make_ready(waiter);
+            }
+        }
+    }
+
+    /// The attempt `seq` failed in transport: the item is ready again (first in
+    /// line, as it was) and the queue pauses. Failures that arrive while
+    /// already paused (the rest of the window failing for the same reason) do
+    /// not lengthen the pause.
+    pub fn failed(&mut self, now: Timestamp, seq: Seq, backoff: &Backoff) {
+        if !self.back_from_flight(seq) {
             return;
         }
-        slot.ready_at = Some(now);
-        self.ready.insert((now, seq));
-        self.in_flight -= 1;
+        self.ready.insert(seq);
+        if let Some(slot) = self.slots.get_mut(&seq) {
+            slot.state = State::Ready;
+        }
         if now >= self.paused_until {
             self.failures = self.failures.saturating_add(1);
             self.paused_until = now.after(backoff.delay(self.failures));
         }
+    }
+
+    /// The peer was reached and answered attempt `seq` with an error worth
+    /// retrying: this item alone backs off (by its own attempt count), and the
+    /// rest of the queue carries on.
+    pub fn erred(&mut self, now: Timestamp, seq: Seq, backoff: &Backoff) {
+        if !self.back_from_flight(seq) {
+            return;
+        }
+        if let Some(slot) = self.slots.get_mut(&seq) {
+            let at = now.after(backoff.delay(slot.attempts.max(1)));
+            slot.state = State::Delayed(at);
+            self.delayed.insert((at, seq));
+        }
+    }
+
+    /// Takes `seq` out of flight; false if it was not in flight (a stale result).
+    fn back_from_flight(&mut self, seq: Seq) -> bool {
+        match self.slots.get(&seq) {
+            Some(slot) if slot.state == State::InFlight => {
+                self.in_flight -= 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The peer is known to be back (it said so): the pause ends now.
+    pub fn resume(&mut self, now: Timestamp) {
+        self.failures = 0;
+        self.paused_until = self.paused_until.min(now);
     }
 
     /// When `take_ready` will next have something to start, if ever.
@@ -186,25 +321,36 @@ impl<T: Clone> RetryQueue<T> {
         if self.in_flight >= window {
             return None;
         }
-        let &(at, _) = self.ready.first()?;
-        Some(at.max(self.paused_until))
+        let ready = self
+            .ready
+            .first()
+            .map(|seq| self.slots[seq].pushed.max(self.paused_until));
+        let delayed = self
+            .delayed
+            .first()
+            .map(|&(at, _)| at.max(self.paused_until));
+        match (ready, delayed) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
-    /// After a crash of the queue's owner: whatever was in flight is ready again
-    /// and the backoff is forgotten.
-    pub fn restart(&mut self, now: Timestamp) {
+    /// After a crash of the queue's owner: whatever was in flight or backing
+    /// off is ready again, in arrival order, and the backoff is forgotten.
+    pub fn restart(&mut self, _now: Timestamp) {
         for (seq, slot) in &mut self.slots {
-            if slot.ready_at.is_none() {
-                slot.ready_at = Some(now);
-                self.ready.insert((now, *seq));
+            if matches!(slot.state, State::InFlight | State::Delayed(_)) {
+                slot.state = State::Ready;
+                self.ready.insert(*seq);
             }
         }
+        self.delayed.clear();
         self.in_flight = 0;
         self.failures = 0;
         self.paused_until = Timestamp(i64::MIN);
     }
 
-    /// Items queued or in flight.
+    /// Items queued, held or in flight.
     pub fn len(&self) -> usize {
         self.slots.len()
     }
@@ -223,6 +369,50 @@ impl<T: Clone> RetryQueue<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl Causal for i32 {
+        type Key = i32;
+        fn key(&self) -> i32 {
+            *self
+        }
+        fn after(&self) -> Vec<i32> {
+            Vec::new()
+        }
+    }
+
+    impl Causal for u8 {
+        type Key = u8;
+        fn key(&self) -> u8 {
+            *self
+        }
+        fn after(&self) -> Vec<u8> {
+            Vec::new()
+        }
+    }
+
+    impl Causal for &'static str {
+        type Key = &'static str;
+        fn key(&self) -> &'static str {
+            self
+        }
+        fn after(&self) -> Vec<&'static str> {
+            Vec::new()
+        }
+    }
+
+    /// An item that names what it must follow.
+    #[derive(Debug, Clone, PartialEq)]
+    struct Msg(&'static str, &'static [&'static str]);
+
+    impl Causal for Msg {
+        type Key = &'static str;
+        fn key(&self) -> &'static str {
+            self.0
+        }
+        fn after(&self) -> Vec<&'static str> {
+            self.1.to_vec()
+        }
+    }
 
     const B: Backoff = Backoff {
         initial: Duration::from_secs(1),
@@ -284,7 +474,10 @@ mod tests {
         assert_eq!(q.take_ready(t(0), 4).len(), 1);
         assert_eq!(q.next_wakeup(4), None);
         q.restart(t(50));
-        assert_eq!(q.next_wakeup(4), Some(t(50)));
+        assert!(
+            q.next_wakeup(4).is_some_and(|w| w <= t(50)),
+            "ready at once"
+        );
         let a = q.take_ready(t(50), 4);
         assert_eq!((a[0].item, a[0].attempt), (7, 2));
     }
@@ -298,5 +491,59 @@ mod tests {
         assert_eq!(q.succeeded(t(0), 99), None);
         assert_eq!(q.abandon(s), Some((1, 0)));
         assert!(q.is_empty());
+    }
+
+    #[test]
+    fn an_update_waits_for_the_message_it_follows() {
+        let mut q = RetryQueue::default();
+        let alert = q.push(t(0), Msg("a", &[]));
+        q.push(t(0), Msg("u", &["a", "gone"]));
+        q.push(t(0), Msg("b", &[]));
+        let first = q.take_ready(t(0), 4);
+        let names: Vec<_> = first.iter().map(|a| a.item.0).collect();
+        assert_eq!(names, ["a", "b"], "u is held while a is queued");
+        q.failed(t(10), alert, &B);
+        assert!(q.take_ready(t(2_000), 4).iter().all(|a| a.item.0 == "a"));
+        q.succeeded(t(2_100), alert);
+        let then: Vec<_> = q
+            .take_ready(t(2_100), 4)
+            .into_iter()
+            .map(|a| a.item.0)
+            .collect();
+        assert_eq!(then, ["u"]);
+        assert_eq!(q.len(), 2);
+    }
+
+    #[test]
+    fn an_item_the_peer_erred_on_backs_off_alone() {
+        let mut q = RetryQueue::default();
+        q.push(t(0), 1);
+        q.push(t(0), 2);
+        let first = q.take_ready(t(0), 1);
+        q.erred(t(10), first[0].seq, &B);
+        let next = q.take_ready(t(10), 1);
+        assert_eq!(next[0].item, 2, "the queue is not paused");
+        q.succeeded(t(20), next[0].seq);
+        assert_eq!(q.next_wakeup(1), Some(t(1_010)));
+        assert!(q.take_ready(t(500), 1).is_empty());
+        let again = q.take_ready(t(1_010), 1);
+        assert_eq!((again[0].item, again[0].attempt), (1, 2));
+    }
+
+    #[test]
+    fn retries_and_restarts_keep_arrival_order() {
+        let mut q = RetryQueue::default();
+        for i in 0..6 {
+            q.push(t(0), i);
+        }
+        let first = q.take_ready(t(0), 3);
+        q.restart(t(100));
+        let order: Vec<i32> = q
+            .take_ready(t(100), 6)
+            .into_iter()
+            .map(|a| a.item)
+            .collect();
+        assert_eq!(order, [0, 1, 2, 3, 4, 5]);
+        assert_eq!(first.len(), 3);
     }
 }

@@ -12,6 +12,10 @@ pub mod pb {
 
 pub use pb::*;
 
+/// The encoded descriptors of `proto/`, for the gRPC reflection service.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/gcif_descriptor.bin"));
+
 /// Why a wire message could not become a model value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]

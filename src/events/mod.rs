@@ -73,6 +73,24 @@ pub enum EventBody {
         from: Ministry,
         reason: String,
     },
+    /// The hub refused a request it could not attribute to a participant's
+    /// message (malformed envelope, unknown originator, over the size
+    /// limit): `msg` and `from` are as the request gave them.
+    RefusedRequest {
+        msg: String,
+        from: String,
+        reason: String,
+    },
+    /// A recipient refused a delivery for good (it answered with a final
+    /// error status): the hub will not retry it.
+    Undeliverable {
+        msg: MessageId,
+        to: Ministry,
+        reason: String,
+    },
+    /// A node told the hub where it serves deliveries (it joined, or
+    /// re-registered after a restart of either side).
+    Registered { ministry: Ministry, address: String },
     /// A recipient received a message for the first time.
     Delivered {
         msg: MessageId,

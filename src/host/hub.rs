@@ -1,5 +1,7 @@
 //! The hub's host: [`Hub`] with its clock and log.
 
+use std::collections::BTreeSet;
+
 use tokio::sync::Notify;
 use tokio::sync::futures::Notified;
 
@@ -7,13 +9,23 @@ use super::{Transmission, lock};
 use crate::events::{EventBody, Log};
 use crate::hub::{Delivery, Hub, PublishOutcome, Refusal};
 use crate::model::{Envelope, Host, Ministry, Timestamp};
+use crate::policy::Withheld;
 
 /// The hub's answer to an accepted publish, as the publisher is told it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Published {
     /// Who the message will be delivered to.
     pub recipients: Vec<Ministry>,
+    /// Who the policy keeps it from, and why.
+    pub withheld: Vec<Withheld>,
     /// A retried publish of a message already accepted.
+    pub duplicate: bool,
+}
+
+/// A recipient's answer to a delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Acked {
+    /// The recipient had the message already and discarded this copy.
     pub duplicate: bool,
 }
 
@@ -21,6 +33,9 @@ pub struct Published {
 pub struct HubHost {
     hub: std::sync::Mutex<Hub>,
     log: Log,
+    /// Recipients whose own events are not in this log (separate processes):
+    /// the hub records their `delivered` and `duplicate` from their acks.
+    remote: BTreeSet<Ministry>,
     /// Fires when deliveries were queued or a delivery ended.
     wake: Notify,
 }
@@ -31,8 +46,46 @@ impl HubHost {
         HubHost {
             hub: std::sync::Mutex::new(hub),
             log,
+            remote: BTreeSet::new(),
             wake: Notify::new(),
         }
+    }
+
+    /// The same host, recording `delivered` and `duplicate` for `remote`
+    /// recipients when they acknowledge, because their nodes write their own
+    /// logs elsewhere. The latency is then measured at the acknowledgement.
+    pub fn with_remote(mut self, remote: impl IntoIterator<Item = Ministry>) -> HubHost {
+        self.remote = remote.into_iter().collect();
+        self
+    }
+
+    /// A request refused before it could be attributed to a participant's
+    /// message (malformed, unknown originator, too large): recorded, as the
+    /// request gave its id and originator.
+    pub fn on_refused_request(&self, msg: &str, from: &str, reason: &str) {
+        tracing::info!(msg, from, reason, "request refused");
+        self.log.record(EventBody::RefusedRequest {
+            msg: msg.to_string(),
+            from: from.to_string(),
+            reason: reason.to_string(),
+        });
+    }
+
+    /// `ministry` renewed its registration at the same address: it is there,
+    /// so deliveries to it resume now.
+    pub fn on_renewed(&self, ministry: Ministry) {
+        lock(&self.hub).on_reachable(self.now(), ministry);
+        self.wake.notify_one();
+    }
+
+    /// `ministry` registered its delivery address: deliveries to it resume now.
+    pub fn on_registered(&self, ministry: Ministry, address: &str) {
+        self.log.record(EventBody::Registered {
+            ministry,
+            address: address.to_string(),
+        });
+        lock(&self.hub).on_reachable(self.now(), ministry);
+        self.wake.notify_one();
     }
 
     fn now(&self) -> Timestamp {
@@ -64,13 +117,14 @@ impl HubHost {
                         kind,
                         from,
                         recipients: recipients.clone(),
-                        withheld,
+                        withheld: withheld.clone(),
                         redacted,
                     });
                     self.wake.notify_one();
                 }
                 Ok(Published {
                     recipients,
+                    withheld,
                     duplicate: !first,
                 })
             }
@@ -108,16 +162,39 @@ impl HubHost {
     }
 
     /// Delivery `d` ended with `result`.
-    pub fn on_delivery(&self, d: &Delivery, result: Transmission<()>) {
+    pub fn on_delivery(&self, d: &Delivery, result: Transmission<Acked>) {
         let now = self.now();
+        let erred = matches!(result, Transmission::Erred(_));
         let mut h = lock(&self.hub);
         match result {
-            Transmission::Answered(()) => h.on_acked(now, d.to, d.seq),
+            Transmission::Answered(Acked { duplicate }) => {
+                h.on_acked(now, d.to, d.seq);
+                if self.remote.contains(&d.to) {
+                    self.log.record(if duplicate {
+                        EventBody::Duplicate {
+                            msg: d.envelope.id.clone(),
+                            to: d.to,
+                        }
+                    } else {
+                        EventBody::Delivered {
+                            msg: d.envelope.id.clone(),
+                            kind: d.envelope.kind,
+                            to: d.to,
+                            latency_ms: now.since(d.envelope.created),
+                        }
+                    });
+                }
+            }
             Transmission::Refused(reason) => {
                 tracing::warn!(msg = %d.envelope.id, to = %d.to, reason, "recipient refused delivery");
+                self.log.record(EventBody::Undeliverable {
+                    msg: d.envelope.id.clone(),
+                    to: d.to,
+                    reason,
+                });
                 h.on_refused_by_recipient(d.to, d.seq);
             }
-            Transmission::Failed(error) => {
+            Transmission::Failed(error) | Transmission::Erred(error) => {
                 tracing::debug!(msg = %d.envelope.id, to = %d.to, attempt = d.attempt, error, "delivery failed");
                 self.log.record(EventBody::Failed {
                     msg: d.envelope.id.clone(),
@@ -126,7 +203,11 @@ impl HubHost {
                     attempt: d.attempt,
                     error,
                 });
-                h.on_failed(now, d.to, d.seq);
+                if erred {
+                    h.on_erred(now, d.to, d.seq);
+                } else {
+                    h.on_failed(now, d.to, d.seq);
+                }
             }
         }
         drop(h);

@@ -28,7 +28,7 @@
 mod hub;
 mod node;
 
-pub use hub::{HubHost, Published};
+pub use hub::{Acked, HubHost, Published};
 pub use node::{Delivered, NodeHost};
 
 use std::sync::{Mutex, MutexGuard};
@@ -42,9 +42,14 @@ pub enum Transmission<T> {
     /// The peer understood and refused it for good (malformed, forbidden or
     /// conflicting): no retry.
     Refused(String),
-    /// It did not get through (unreachable, reset, no answer in time): retry.
-    /// The text says why, in a few words, for the event log.
+    /// It did not get through (unreachable, reset, no answer in time): retry,
+    /// after pausing everything to that peer. The text says why, in a few
+    /// words, for the event log.
     Failed(String),
+    /// The peer was reached but answered with an error worth retrying
+    /// (`INTERNAL`, `UNKNOWN`, ...): retry this transmission alone, after its
+    /// own backoff; the others to that peer carry on.
+    Erred(String),
 }
 
 /// Locks a state machine. A poisoned lock means a task panicked mid-update;

@@ -104,6 +104,7 @@ impl NodeHost {
     /// refusal, or a failure to get through.
     pub fn on_publish(&self, p: &Publish, result: Transmission<Vec<Ministry>>) {
         let now = self.now();
+        let erred = matches!(result, Transmission::Erred(_));
         let mut s = lock(&self.state);
         match result {
             Transmission::Answered(recipients) => {
@@ -114,7 +115,7 @@ impl NodeHost {
                 tracing::info!(msg = %p.envelope.id, reason, "publish refused");
                 s.node.on_outcome(now, p.seq, Outcome::Refused { reason });
             }
-            Transmission::Failed(error) => {
+            Transmission::Failed(error) | Transmission::Erred(error) => {
                 tracing::debug!(msg = %p.envelope.id, attempt = p.attempt, error, "publish failed");
                 self.log.record(EventBody::Failed {
                     msg: p.envelope.id.clone(),
@@ -123,7 +124,11 @@ impl NodeHost {
                     attempt: p.attempt,
                     error,
                 });
-                s.node.on_publish_failed(now, p.seq);
+                if erred {
+                    s.node.on_publish_erred(now, p.seq);
+                } else {
+                    s.node.on_publish_failed(now, p.seq);
+                }
             }
         }
         drop(s);

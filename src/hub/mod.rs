@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use crate::model::{Envelope, MessageId, Ministry, Timestamp};
 use crate::policy::{Policy, Redaction, Routing, Withheld};
-use crate::retry::{Attempt, Backoff, RetryQueue, Seq};
+use crate::retry::{Attempt, Backoff, Causal, RetryQueue, Seq};
 
 /// Tuning of the hub's delivery loop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,8 +55,9 @@ impl Refusal {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PublishOutcome {
     /// Journalled; will be delivered to `recipients`. `first` is false for a
-    /// retried publish of a message already accepted. `withheld` and `redacted`
-    /// say what the policy kept back (given on the first answer only).
+    /// retried publish of a message already accepted. `withheld` says who the
+    /// policy kept it from (on every answer), `redacted` which fields it
+    /// cleared from whose copies (on the first answer only).
     Accepted {
         recipients: Vec<Ministry>,
         first: bool,
@@ -72,7 +73,10 @@ pub enum PublishOutcome {
 pub struct Delivery {
     pub to: Ministry,
     pub seq: Seq,
+    /// The recipient's copy, with what the policy withholds from it cleared.
     pub envelope: Envelope,
+    /// What was cleared from this copy, and why.
+    pub redaction: Option<Redaction>,
     /// 1 for the first attempt.
     pub attempt: u32,
 }
@@ -82,8 +86,34 @@ enum Record {
     Accepted {
         envelope: Box<Envelope>,
         recipients: Vec<Ministry>,
+        withheld: Vec<Withheld>,
     },
-    Refused(Refusal),
+    /// Refused: the same content gets the same answer; corrected content
+    /// under the same id is decided afresh.
+    Refused {
+        envelope: Box<Envelope>,
+        refusal: Refusal,
+    },
+}
+
+/// A message waiting in one recipient's queue, with the messages it must
+/// follow to that recipient (causal order within a thread).
+#[derive(Debug, Clone)]
+struct Queued {
+    id: MessageId,
+    after: Vec<MessageId>,
+}
+
+impl Causal for Queued {
+    type Key = MessageId;
+
+    fn key(&self) -> MessageId {
+        self.id.clone()
+    }
+
+    fn after(&self) -> Vec<MessageId> {
+        self.after.clone()
+    }
 }
 
 /// The hub's state.
@@ -94,7 +124,7 @@ pub struct Hub {
     /// Every message id the hub has answered, with its outcome.
     records: BTreeMap<MessageId, Record>,
     /// Messages still to be acknowledged, per recipient.
-    queues: BTreeMap<Ministry, RetryQueue<MessageId>>,
+    queues: BTreeMap<Ministry, RetryQueue<Queued>>,
 }
 
 impl Hub {
@@ -119,36 +149,61 @@ impl Hub {
 
     /// Handles a publish of `env` at `now`.
     pub fn on_publish(&mut self, now: Timestamp, env: Envelope) -> PublishOutcome {
-        if let Some(record) = self.records.get(&env.id) {
-            return match record {
-                Record::Accepted {
-                    envelope,
-                    recipients,
-                } if **envelope == env => PublishOutcome::Accepted {
+        // Ids are unique per originator: each ministry has its own id space,
+        // so no ministry can take (or block) another's ids.
+        let prefix = format!("{}-", env.originator.code());
+        if !env.id.0.starts_with(&prefix) {
+            return PublishOutcome::Refused {
+                refusal: Refusal::Forbidden(format!(
+                    "message id {} is not {}'s: the ids of its messages begin with `{prefix}`",
+                    env.id, env.originator
+                )),
+                first: true,
+            };
+        }
+        match self.records.get(&env.id) {
+            Some(Record::Accepted {
+                envelope,
+                recipients,
+                withheld,
+            }) if **envelope == env => {
+                return PublishOutcome::Accepted {
                     recipients: recipients.clone(),
                     first: false,
-                    withheld: Vec::new(),
+                    withheld: withheld.clone(),
                     redacted: Vec::new(),
-                },
-                Record::Accepted { .. } => PublishOutcome::Refused {
+                };
+            }
+            Some(Record::Accepted { .. }) => {
+                return PublishOutcome::Refused {
                     refusal: Refusal::Conflict(format!(
                         "message id {} was already used for a different message",
                         env.id
                     )),
                     first: false,
-                },
-                Record::Refused(refusal) => PublishOutcome::Refused {
+                };
+            }
+            Some(Record::Refused { envelope, refusal }) if **envelope == env => {
+                return PublishOutcome::Refused {
                     refusal: refusal.clone(),
                     first: false,
-                },
-            };
+                };
+            }
+            // Corrected content under a refused id: decide it afresh.
+            Some(Record::Refused { .. }) | None => {}
         }
         let id = env.id.clone();
         match self.decide(now, &env) {
             Ok((recipients, withheld, redacted)) => {
                 for m in &recipients {
                     if let Some(q) = self.queues.get_mut(m) {
-                        q.push(now, id.clone());
+                        q.push(
+                            now,
+                            Queued {
+                                id: id.clone(),
+                                after: env.references.clone(),
+                            },
+                        );
                     }
                 }
                 self.records.insert(
@@ -156,6 +211,7 @@ impl Hub {
                     Record::Accepted {
                         envelope: Box::new(env),
                         recipients: recipients.clone(),
+                        withheld: withheld.clone(),
                     },
                 );
                 PublishOutcome::Accepted {
@@ -166,7 +222,13 @@ impl Hub {
                 }
             }
             Err(refusal) => {
-                self.records.insert(id, Record::Refused(refusal.clone()));
+                self.records.insert(
+                    id,
+                    Record::Refused {
+                        envelope: Box::new(env),
+                        refusal: refusal.clone(),
+                    },
+                );
                 PublishOutcome::Refused {
                     refusal,
                     first: true,
@@ -190,6 +252,7 @@ impl Hub {
                 Some(Record::Accepted {
                     envelope,
                     recipients,
+                    ..
                 }) => {
                     if envelope.kind != env.kind {
                         return Err(Refusal::Invalid(format!(
@@ -200,7 +263,7 @@ impl Hub {
                     earlier.extend(recipients.iter().copied());
                     earlier.push(envelope.originator);
                 }
-                Some(Record::Refused(_)) => {
+                Some(Record::Refused { .. }) => {
                     return Err(Refusal::Invalid(format!(
                         "references {r}, which the hub refused"
                     )));
@@ -225,15 +288,17 @@ impl Hub {
         let mut out = Vec::new();
         for (&to, q) in &mut self.queues {
             for Attempt { seq, item, attempt } in q.take_ready(now, self.config.window) {
-                let Some(Record::Accepted { envelope, .. }) = self.records.get(&item) else {
+                let Some(Record::Accepted { envelope, .. }) = self.records.get(&item.id) else {
                     unreachable!("only accepted messages are queued");
                 };
+                // Each recipient gets its own copy, with what the policy
+                // withholds from it cleared.
+                let (envelope, redaction) = self.policy.copy_for(envelope, to);
                 out.push(Delivery {
                     to,
                     seq,
-                    // Each recipient gets its own copy, with what the policy
-                    // withholds from it cleared.
-                    envelope: self.policy.redact(envelope, to),
+                    envelope,
+                    redaction,
                     attempt,
                 });
             }
@@ -264,11 +329,34 @@ impl Hub {
         }
     }
 
-    /// The recipient refused delivery `seq` as malformed: it will not be retried.
+    /// The recipient answered delivery `seq` with an error worth retrying
+    /// (it was reached): that message alone is retried after backoff.
+    pub fn on_erred(&mut self, now: Timestamp, to: Ministry, seq: Seq) {
+        let backoff = self.config.backoff;
+        if let Some(q) = self.queues.get_mut(&to) {
+            q.erred(now, seq, &backoff);
+        }
+    }
+
+    /// The recipient refused delivery `seq` for good (malformed, too large,
+    /// not implemented): it will not be retried.
     pub fn on_refused_by_recipient(&mut self, to: Ministry, seq: Seq) {
         if let Some(q) = self.queues.get_mut(&to) {
             q.abandon(seq);
         }
+    }
+
+    /// `to` said it is reachable again (it registered): deliveries to it
+    /// resume now instead of at the end of their backoff.
+    pub fn on_reachable(&mut self, now: Timestamp, to: Ministry) {
+        if let Some(q) = self.queues.get_mut(&to) {
+            q.resume(now);
+        }
+    }
+
+    /// Deliveries not yet acknowledged by `to`.
+    pub fn backlog_of(&self, to: Ministry) -> usize {
+        self.queues.get(&to).map_or(0, RetryQueue::len)
     }
 
     /// The hub's host restarted after a crash: nothing is in flight any more.
@@ -332,7 +420,7 @@ mod tests {
     #[test]
     fn accepts_routes_and_queues_per_recipient() {
         let mut h = hub();
-        let (outcome, due) = check(&mut h, 0, alert("HN-1", HnSeds));
+        let (outcome, due) = check(&mut h, 0, alert("HN-SEDS-1", HnSeds));
         assert_eq!(
             outcome,
             PublishOutcome::Accepted {
@@ -350,14 +438,14 @@ mod tests {
     #[test]
     fn a_retried_publish_is_recognised_and_not_queued_twice() {
         let mut h = hub();
-        h.on_publish(Timestamp(0), alert("HN-1", HnSeds));
-        let again = h.on_publish(Timestamp(10), alert("HN-1", HnSeds));
+        h.on_publish(Timestamp(0), alert("HN-SEDS-1", HnSeds));
+        let again = h.on_publish(Timestamp(10), alert("HN-SEDS-1", HnSeds));
         assert!(matches!(
             again,
             PublishOutcome::Accepted { first: false, .. }
         ));
         assert_eq!(h.backlog(), 4);
-        let mut other = alert("HN-1", HnSeds);
+        let mut other = alert("HN-SEDS-1", HnSeds);
         other.handling = Handling::Amber;
         let conflict = h.on_publish(Timestamp(20), other);
         assert!(matches!(
@@ -372,7 +460,7 @@ mod tests {
     #[test]
     fn refusals_are_remembered_with_their_reason() {
         let mut h = hub();
-        let mut red = alert("HN-2", HnSeds);
+        let mut red = alert("HN-SEDS-2", HnSeds);
         red.handling = Handling::Red;
         let (outcome, due) = check(&mut h, 0, red.clone());
         assert!(matches!(
@@ -387,8 +475,8 @@ mod tests {
             h.on_publish(Timestamp(5), red),
             PublishOutcome::Refused { first: false, .. }
         ));
-        let mut invalid = alert("HN-3", HnSeds);
-        invalid.references = vec!["HN-2".into()];
+        let mut invalid = alert("HN-SEDS-3", HnSeds);
+        invalid.references = vec!["HN-SEDS-2".into()];
         assert!(matches!(
             h.on_publish(Timestamp(5), invalid),
             PublishOutcome::Refused {
@@ -401,7 +489,7 @@ mod tests {
     #[test]
     fn unacknowledged_deliveries_are_redelivered_after_backoff() {
         let mut h = hub();
-        h.on_publish(Timestamp(0), alert("HN-1", HnSeds));
+        h.on_publish(Timestamp(0), alert("HN-SEDS-1", HnSeds));
         let first = h.poll(Timestamp(0));
         let to_gt = first.iter().find(|d| d.to == GtMingob).unwrap().clone();
         for d in first.iter().filter(|d| d.to != GtMingob) {
@@ -421,14 +509,14 @@ mod tests {
     #[test]
     fn a_restart_keeps_the_journal_and_resends_what_was_in_flight() {
         let mut h = hub();
-        h.on_publish(Timestamp(0), alert("HN-1", HnSeds));
+        h.on_publish(Timestamp(0), alert("HN-SEDS-1", HnSeds));
         assert_eq!(h.poll(Timestamp(0)).len(), 4);
         h.on_restart(Timestamp(60_000));
         let again = h.poll(Timestamp(60_000));
         assert_eq!(again.len(), 4);
         assert!(again.iter().all(|d| d.attempt == 2));
         assert!(matches!(
-            h.on_publish(Timestamp(60_001), alert("HN-1", HnSeds)),
+            h.on_publish(Timestamp(60_001), alert("HN-SEDS-1", HnSeds)),
             PublishOutcome::Accepted { first: false, .. }
         ));
     }
@@ -436,10 +524,10 @@ mod tests {
     #[test]
     fn an_update_reaches_the_original_originator() {
         let mut h = hub();
-        h.on_publish(Timestamp(0), alert("HN-1", HnSeds));
-        let mut update = alert("GT-1", GtMingob);
+        h.on_publish(Timestamp(0), alert("HN-SEDS-1", HnSeds));
+        let mut update = alert("GT-MINGOB-1", GtMingob);
         update.message_type = MessageType::Update;
-        update.references = vec!["HN-1".into()];
+        update.references = vec!["HN-SEDS-1".into()];
         let outcome = h.on_publish(Timestamp(10), update);
         assert_eq!(
             outcome,
@@ -456,7 +544,7 @@ mod tests {
     fn window_limits_deliveries_in_flight_per_recipient() {
         let mut h = hub();
         for i in 0..3 {
-            h.on_publish(Timestamp(0), alert(&format!("HN-{i}"), HnSeds));
+            h.on_publish(Timestamp(0), alert(&format!("HN-SEDS-{i}"), HnSeds));
         }
         let due = h.poll(Timestamp(0));
         assert_eq!(due.iter().filter(|d| d.to == UsDhs).count(), 2);

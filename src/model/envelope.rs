@@ -361,6 +361,10 @@ impl Envelope {
     /// The longest message id accepted.
     pub const MAX_ID_LEN: usize = 128;
 
+    /// How far ahead of the hub's clock `created` may be (clock skew, and a
+    /// sped-up live run playing against a hub on the wall clock).
+    pub const MAX_AHEAD: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
     /// Checks everything about the envelope that does not depend on policy or on
     /// what the hub has seen before. `now` is used only for expiry.
     pub fn validate(&self, now: Timestamp) -> Result<(), Invalid> {
@@ -418,6 +422,13 @@ impl Envelope {
             }
             _ => {}
         }
+        if self.created > now.after(Self::MAX_AHEAD) {
+            return bad(format!(
+                "created is {} ahead of the hub's clock (at most {} allowed)",
+                crate::format::human(self.created.since(now)),
+                crate::format::human(Self::MAX_AHEAD.as_millis() as u64)
+            ));
+        }
         if let Some(expires) = self.expires {
             if expires <= self.created {
                 return bad("expires is not after created".into());
@@ -443,9 +454,32 @@ fn require(field: &str, value: &str) -> Result<(), Invalid> {
     }
 }
 
-/// Checks an ISO 3166-1 alpha-2 code's shape (two upper-case ASCII letters).
+/// The officially assigned ISO 3166-1 alpha-2 codes (249), space separated
+/// and sorted.
+const ISO_3166_ALPHA2: &str = concat!(
+    "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE ",
+    "BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ CA CC CD ",
+    "CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM ",
+    "DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF ",
+    "GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ",
+    "ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN ",
+    "KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME ",
+    "MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA ",
+    "NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM ",
+    "PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI ",
+    "SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK ",
+    "TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI ",
+    "VN VU WF WS YE YT ZA ZM ZW ",
+);
+
+/// Whether `s` is an officially assigned ISO 3166-1 alpha-2 code, in upper
+/// case (`HN`, not `hn`; `ZZ` and `UK` are not assigned).
 pub fn is_country_code(s: &str) -> bool {
-    s.len() == 2 && s.bytes().all(|b| b.is_ascii_uppercase())
+    s.len() == 2
+        && s.bytes().all(|b| b.is_ascii_uppercase())
+        && ISO_3166_ALPHA2
+            .split_ascii_whitespace()
+            .any(|code| code == s)
 }
 
 fn country(field: &str, value: &str) -> Result<(), Invalid> {

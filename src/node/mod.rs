@@ -128,6 +128,12 @@ impl Node {
         self.outbox.failed(now, seq, &self.config.backoff);
     }
 
+    /// The hub answered publish `seq` with an error worth retrying: retry
+    /// that message alone after backoff; the rest of the outbox carries on.
+    pub fn on_publish_erred(&mut self, now: Timestamp, seq: Seq) {
+        self.outbox.erred(now, seq, &self.config.backoff);
+    }
+
     /// The hub delivers `envelope`.
     pub fn on_deliver(&mut self, now: Timestamp, envelope: Envelope) -> Receipt {
         if self.inbox.contains_key(&envelope.id) {

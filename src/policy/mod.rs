@@ -217,9 +217,14 @@ impl Policy {
 
     /// `to`'s copy of `env`: the fields this policy withholds from `to` cleared.
     pub fn redact(&self, env: &Envelope, to: Ministry) -> Envelope {
+        self.copy_for(env, to).0
+    }
+
+    /// `to`'s copy of `env`, and what was cleared from it and why.
+    pub fn copy_for(&self, env: &Envelope, to: Ministry) -> (Envelope, Option<Redaction>) {
         let mut copy = env.clone();
-        self.clear(&mut copy, to);
-        copy
+        let redaction = self.clear(&mut copy, to);
+        (copy, redaction)
     }
 
     /// Clears from `copy` what `to` may not see, and names what it cleared

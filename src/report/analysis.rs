@@ -292,7 +292,10 @@ impl Builder {
                     .entry(*to)
                     .or_insert((e.t, *latency_ms));
             }
-            EventBody::Duplicate { .. } => {}
+            EventBody::Duplicate { .. }
+            | EventBody::RefusedRequest { .. }
+            | EventBody::Undeliverable { .. }
+            | EventBody::Registered { .. } => {}
             EventBody::Sent {
                 msg,
                 from,

@@ -156,14 +156,21 @@ impl World {
             let mut server = JoinSet::new();
             match host {
                 Host::Hub => {
-                    let served =
-                        transport::serve_hub(world.hub.clone(), incoming, std::future::pending());
+                    let peers = transport::Directory::fixed(world.nodes.keys().map(|&m| {
+                        (
+                            m,
+                            format!("sim://{m}"),
+                            world.peer(Host::Hub, Host::Node(m)),
+                        )
+                    }));
+                    let served = transport::serve_hub(
+                        world.hub.clone(),
+                        peers.clone(),
+                        None,
+                        incoming,
+                        std::future::pending(),
+                    );
                     server.spawn(log_stop(served));
-                    let peers = world
-                        .nodes
-                        .keys()
-                        .map(|&m| (m, world.peer(Host::Hub, Host::Node(m))))
-                        .collect();
                     transport::hub_delivery_loop(world.hub.clone(), world.clock, peers).await;
                 }
                 Host::Node(m) => {

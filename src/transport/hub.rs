@@ -1,6 +1,5 @@
 //! The `gcif.v1.Hub` service and the hub's delivery loop.
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::io;
 use std::sync::{Arc, Mutex};
@@ -11,16 +10,26 @@ use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
-use super::{Channels, Peer, ServeError, decode, serve, transmission, wait_for_work};
+use super::{
+    Address, Channels, Directory, Peer, ServeError, decode_publish, serve, transmission,
+    wait_for_work,
+};
+use crate::config::MAX_RPC_BYTES;
 use crate::events::TokioClock;
-use crate::host::{HubHost, Transmission, lock};
+use crate::host::{Acked, HubHost, Transmission, lock};
 use crate::hub::Refusal;
 use crate::model::Ministry;
 use crate::wire::{self, hub_server::HubServer, ministry_client::MinistryClient};
 
+/// How the hub dials a node that registered its address.
+pub type Dialer = Arc<dyn Fn(Ministry, &Address) -> Peer + Send + Sync>;
+
 /// The `gcif.v1.Hub` service over a [`HubHost`].
 struct HubService {
     host: Arc<HubHost>,
+    directory: Directory,
+    /// `None`: the hub's addresses are fixed; registrations are refused.
+    dialer: Option<Dialer>,
 }
 
 #[tonic::async_trait]
@@ -30,7 +39,10 @@ impl wire::hub_server::Hub for HubService {
         request: Request<wire::PublishRequest>,
     ) -> Result<Response<wire::PublishReceipt>, Status> {
         let request = request.into_inner();
-        let envelope = decode(request.envelope)?;
+        let envelope = decode_publish(request.envelope).map_err(|(id, from, status)| {
+            self.host.on_refused_request(&id, &from, status.message());
+            status
+        })?;
         let id = envelope.id.0.clone();
         match self.host.on_publish(envelope, request.attempt) {
             Ok(receipt) => Ok(Response::new(wire::PublishReceipt {
@@ -41,18 +53,73 @@ impl wire::hub_server::Hub for HubService {
                     .map(|m| m.code().to_string())
                     .collect(),
                 duplicate: receipt.duplicate,
+                withheld: receipt
+                    .withheld
+                    .into_iter()
+                    .map(|w| wire::Withheld {
+                        ministry: w.to.code().to_string(),
+                        reason: w.reason,
+                    })
+                    .collect(),
             })),
             Err(Refusal::Invalid(r)) => Err(Status::invalid_argument(r)),
             Err(Refusal::Forbidden(r)) => Err(Status::permission_denied(r)),
             Err(Refusal::Conflict(r)) => Err(Status::already_exists(r)),
         }
     }
+
+    async fn register(
+        &self,
+        request: Request<wire::RegisterRequest>,
+    ) -> Result<Response<wire::RegisterReply>, Status> {
+        let request = request.into_inner();
+        let Some(dialer) = &self.dialer else {
+            return Err(Status::failed_precondition(
+                "this hub takes no registrations: its ministries' addresses are fixed",
+            ));
+        };
+        let ministry: Ministry = request
+            .ministry
+            .trim()
+            .parse()
+            .map_err(|e| Status::permission_denied(format!("{e}")))?;
+        let participant = self
+            .host
+            .inspect(|h| h.policy().participants().any(|m| m == ministry));
+        if !participant {
+            return Err(Status::permission_denied(format!(
+                "{ministry} is not a participant of this hub's policy"
+            )));
+        }
+        let address: Address = request
+            .address
+            .parse()
+            .map_err(|e: String| Status::invalid_argument(e))?;
+        if self
+            .directory
+            .register(ministry, &address, || dialer(ministry, &address))
+        {
+            tracing::info!(%ministry, %address, "registered");
+            self.host.on_registered(ministry, &address.to_string());
+        } else {
+            self.host.on_renewed(ministry);
+        }
+        let pending = self.host.inspect(|h| h.backlog_of(ministry));
+        Ok(Response::new(wire::RegisterReply {
+            pending: pending.try_into().unwrap_or(u32::MAX),
+            lease_seconds: Directory::LEASE.as_secs() as u32,
+        }))
+    }
 }
 
 /// Serves `gcif.v1.Hub` for `host` on the connections `incoming` yields,
-/// until `shutdown` completes.
+/// until `shutdown` completes, with the health and reflection services.
+/// Nodes that register are dialled with `dialer` and entered in `directory`;
+/// without a dialer, registrations are refused.
 pub async fn serve_hub<I, S>(
     host: Arc<HubHost>,
+    directory: Directory,
+    dialer: Option<Dialer>,
     incoming: I,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError>
@@ -60,29 +127,31 @@ where
     I: Stream<Item = io::Result<S>> + Send + 'static,
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let router =
-        tonic::transport::Server::builder().add_service(HubServer::new(HubService { host }));
-    serve(router, incoming, shutdown).await
+    let service = HubServer::new(HubService {
+        host,
+        directory,
+        dialer,
+    })
+    .max_decoding_message_size(MAX_RPC_BYTES);
+    let router = tonic::transport::Server::builder().add_service(service);
+    serve(router, "gcif.v1.Hub", incoming, shutdown).await
 }
 
 /// The hub's delivery loop: delivers what `host` says is due to the peers in
-/// `peers`; runs until aborted (a crash, or the end of the run).
-pub async fn hub_delivery_loop(
-    host: Arc<HubHost>,
-    clock: TokioClock,
-    peers: BTreeMap<Ministry, Peer>,
-) {
+/// `directory`; runs until aborted (a crash, or the end of the run).
+pub async fn hub_delivery_loop(host: Arc<HubHost>, clock: TokioClock, directory: Directory) {
     let channels = Arc::new(Mutex::new(Channels::new()));
     let mut tasks = JoinSet::new();
     loop {
         let (due, next) = host.poll();
         for d in due {
-            let Some(peer) = peers.get(&d.to) else {
-                let error = format!("no address known for {}", d.to);
+            let Some((version, peer)) = directory.get(d.to) else {
+                let error = format!("no address known for {} (it has not registered)", d.to);
                 host.on_delivery(&d, Transmission::Failed(error));
                 continue;
             };
-            let (generation, channel) = lock(&channels).get(d.to, peer);
+            let key = (d.to, version);
+            let (generation, channel) = lock(&channels).get(key, &peer);
             let (host, channels) = (host.clone(), channels.clone());
             tasks.spawn(
                 async move {
@@ -90,11 +159,17 @@ pub async fn hub_delivery_loop(
                         envelope: Some((&d.envelope).into()),
                         recipient: d.to.code().to_string(),
                         attempt: d.attempt,
+                        redacted: redacted_fields(&d),
                     };
-                    let result = MinistryClient::new(channel).deliver(request).await;
-                    let result = transmission(result, |_| ());
+                    let result = MinistryClient::new(channel)
+                        .max_decoding_message_size(MAX_RPC_BYTES)
+                        .deliver(request)
+                        .await;
+                    let result = transmission(result, |ack| Acked {
+                        duplicate: ack.into_inner().duplicate,
+                    });
                     if let Transmission::Failed(_) = result {
-                        lock(&channels).failed(d.to, generation);
+                        lock(&channels).failed(key, generation);
                     }
                     host.on_delivery(&d, result);
                 }
@@ -104,4 +179,19 @@ pub async fn hub_delivery_loop(
         while tasks.try_join_next().is_some() {}
         wait_for_work(host.notified(), next.map(|t| clock.instant_at(t))).await;
     }
+}
+
+/// The fields cleared from `d`'s copy, as paths in the envelope.
+fn redacted_fields(d: &crate::hub::Delivery) -> Vec<wire::Redacted> {
+    let Some(r) = &d.redaction else {
+        return Vec::new();
+    };
+    let payload = d.envelope.kind.name();
+    r.fields
+        .iter()
+        .map(|f| wire::Redacted {
+            field: format!("{payload}.{f}"),
+            reason: r.reason.clone(),
+        })
+        .collect()
 }

@@ -10,16 +10,16 @@
 //! the host, and encodes its answer as a response or a `Status`. Outbound, a
 //! loop polls the host, makes the due RPCs concurrently, reports each result
 //! back as a [`Transmission`](crate::host::Transmission), and sleeps until the
-//! host's next wake-up or until it is notified. Status codes that end an
-//! attempt for good (`INVALID_ARGUMENT`, `PERMISSION_DENIED`,
-//! `ALREADY_EXISTS`) are refusals; anything else is a transport failure,
-//! retried, and the channel is dropped so the next attempt reconnects.
+//! host's next wake-up or until it is notified. Status codes are sorted three
+//! ways ([`classify`]): final refusals, never retried; the peer down (the
+//! whole queue to it pauses, and the channel is dropped so the next attempt
+//! reconnects); and an error for this call alone, retried by itself.
 
 mod hub;
 mod node;
 
-pub use hub::{hub_delivery_loop, serve_hub};
-pub use node::{node_publish_loop, serve_node};
+pub use hub::{Dialer, hub_delivery_loop, serve_hub};
+pub use node::{Registration, node_publish_loop, register_loop, serve_node};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -37,27 +37,66 @@ use tokio_stream::{Stream, StreamExt};
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 
-use crate::config::RpcConfig;
+use crate::config::{MAX_ENVELOPE_BYTES, RpcConfig};
 use crate::host::Transmission;
+use crate::model::Ministry;
 
-/// Whether an RPC error is a final answer (the peer understood and refused)
-/// rather than a transport failure worth retrying.
-fn is_final(code: Code) -> bool {
-    matches!(
-        code,
-        Code::InvalidArgument | Code::PermissionDenied | Code::AlreadyExists
-    )
+/// What an error status from a peer means for the transmission that got it.
+/// The `.proto` documents the same table for third-party implementers.
+fn classify(code: Code) -> Class {
+    match code {
+        // The peer understood and refused: final, never retried.
+        Code::InvalidArgument
+        | Code::PermissionDenied
+        | Code::AlreadyExists
+        | Code::FailedPrecondition
+        | Code::OutOfRange => Class::Final,
+        // The peer is not there to answer (or does not serve the method):
+        // pause everything to it, retry with backoff.
+        Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled | Code::Unimplemented => {
+            Class::PeerDown
+        }
+        // The peer answered with a fault of its own for this call
+        // (RESOURCE_EXHAUSTED, INTERNAL, UNKNOWN, ABORTED, ...): retry this
+        // transmission alone after backoff; the others carry on.
+        _ => Class::ThisCall,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    Final,
+    PeerDown,
+    ThisCall,
 }
 
 /// What became of an RPC, as the host is told it.
 fn transmission<T, A>(result: Result<T, Status>, answer: impl FnOnce(T) -> A) -> Transmission<A> {
     match result {
         Ok(r) => Transmission::Answered(answer(r)),
-        Err(status) if is_final(status.code()) => {
-            Transmission::Refused(status.message().to_string())
-        }
-        Err(status) => Transmission::Failed(failure(&status)),
+        Err(status) => match classify(status.code()) {
+            Class::Final => Transmission::Refused(format!(
+                "{}: {}",
+                code_name(status.code()),
+                status.message()
+            )),
+            Class::PeerDown => Transmission::Failed(failure(&status)),
+            Class::ThisCall => Transmission::Erred(failure(&status)),
+        },
     }
+}
+
+/// A status code as the `.proto` and gRPC documentation spell it.
+fn code_name(code: Code) -> String {
+    let debug = format!("{code:?}");
+    let mut out = String::new();
+    for (i, c) in debug.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(c.to_ascii_uppercase());
+    }
+    out
 }
 
 /// The envelope of a request, checked as the `.proto` requires: present and
@@ -65,6 +104,39 @@ fn transmission<T, A>(result: Result<T, Status>, answer: impl FnOnce(T) -> A) ->
 fn decode(envelope: Option<crate::wire::Envelope>) -> Result<crate::model::Envelope, Status> {
     let envelope = envelope.ok_or_else(|| Status::invalid_argument("envelope is missing"))?;
     crate::model::Envelope::try_from(envelope).map_err(|e| Status::invalid_argument(e.to_string()))
+}
+
+/// The envelope of a publish, checked before the hub's state machine sees it:
+/// present, within [`MAX_ENVELOPE_BYTES`], from a known ministry (else
+/// `PERMISSION_DENIED`), well-formed (else `INVALID_ARGUMENT`).
+fn decode_publish(
+    envelope: Option<crate::wire::Envelope>,
+) -> Result<crate::model::Envelope, (String, String, Status)> {
+    use prost::Message as _;
+    let Some(envelope) = envelope else {
+        let status = Status::invalid_argument("envelope is missing");
+        return Err((String::new(), String::new(), status));
+    };
+    let (id, from) = (envelope.message_id.clone(), envelope.originator.clone());
+    let refuse = |status: Status| Err((id.clone(), from.clone(), status));
+    let size = envelope.encoded_len();
+    if size > MAX_ENVELOPE_BYTES {
+        return refuse(Status::invalid_argument(format!(
+            "the envelope is {size} bytes encoded, over the limit of {MAX_ENVELOPE_BYTES}"
+        )));
+    }
+    if from == crate::model::Host::HUB_NAME {
+        return refuse(Status::permission_denied(
+            "GCIF is the hub: it originates no message",
+        ));
+    }
+    if let Err(e) = from.parse::<crate::model::Ministry>() {
+        return refuse(Status::permission_denied(format!(
+            "originator: {e}; only a participant may publish"
+        )));
+    }
+    crate::model::Envelope::try_from(envelope)
+        .or_else(|e| refuse(Status::invalid_argument(e.to_string())))
 }
 
 /// A transport failure in a few words, for the event log.
@@ -202,9 +274,13 @@ async fn sleep_until_opt(until: Option<Instant>) {
 #[error("the gRPC server stopped: {0}")]
 pub struct ServeError(String);
 
-/// Serves `router` on the connections `incoming` yields until `shutdown`.
+/// Serves `router` (whose gRPC service is `name`) on the connections
+/// `incoming` yields until `shutdown`, with the standard health service
+/// (`name` and the whole server SERVING, NOT_SERVING once shutdown begins) and
+/// server reflection beside it.
 async fn serve<I, S>(
     router: tonic::transport::server::Router,
+    name: &'static str,
     incoming: I,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError>
@@ -212,10 +288,126 @@ where
     I: Stream<Item = io::Result<S>> + Send + 'static,
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    use tonic_health::ServingStatus;
+    let (reporter, health) = tonic_health::server::health_reporter();
+    for service in ["", name] {
+        reporter
+            .set_service_status(service, ServingStatus::Serving)
+            .await;
+    }
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(crate::wire::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(|e| ServeError(format!("reflection: {e}")))?;
+    let shutdown = async move {
+        shutdown.await;
+        for service in ["", name] {
+            reporter
+                .set_service_status(service, ServingStatus::NotServing)
+                .await;
+        }
+    };
     router
+        .add_service(health)
+        .add_service(reflection)
         .serve_with_incoming_shutdown(incoming.map(|c| c.map(Conn)), shutdown)
         .await
         .map_err(|e| ServeError(e.to_string()))
+}
+
+/// Where each ministry's node is reached: fixed at start (`--ministry`, the
+/// simulation) or learnt from `Hub.Register`. Shared by the hub's service,
+/// which registers, and its delivery loop, which dials.
+#[derive(Clone, Default)]
+pub struct Directory {
+    inner: Arc<std::sync::Mutex<BTreeMap<Ministry, Entry>>>,
+}
+
+struct Entry {
+    address: String,
+    /// Bumped when the address changes, so the old connection is not reused.
+    version: u64,
+    peer: Peer,
+    /// The last registration (or renewal); `None` for a fixed address.
+    seen: Option<Instant>,
+}
+
+impl Directory {
+    /// How long a registration counts the node as connected.
+    pub const LEASE: std::time::Duration = std::time::Duration::from_secs(30);
+
+    /// A directory of fixed peers.
+    pub fn fixed(peers: impl IntoIterator<Item = (Ministry, String, Peer)>) -> Directory {
+        let map = peers
+            .into_iter()
+            .map(|(m, address, peer)| {
+                (
+                    m,
+                    Entry {
+                        address,
+                        version: 0,
+                        peer,
+                        seen: None,
+                    },
+                )
+            })
+            .collect();
+        Directory {
+            inner: Arc::new(std::sync::Mutex::new(map)),
+        }
+    }
+
+    /// `ministry` registered `address`; `dial` makes its peer if the address
+    /// is new. True when it is (a join, or a move), false for a renewal.
+    pub fn register(
+        &self,
+        ministry: Ministry,
+        address: &Address,
+        dial: impl FnOnce() -> Peer,
+    ) -> bool {
+        let text = address.to_string();
+        let mut map = crate::host::lock(&self.inner);
+        let now = Instant::now();
+        if let Some(e) = map.get_mut(&ministry)
+            && e.address == text
+        {
+            e.seen = Some(now);
+            return false;
+        }
+        let version = map.get(&ministry).map_or(0, |e| e.version + 1);
+        map.insert(
+            ministry,
+            Entry {
+                address: text,
+                version,
+                peer: dial(),
+                seen: Some(now),
+            },
+        );
+        true
+    }
+
+    fn get(&self, ministry: Ministry) -> Option<(u64, Peer)> {
+        crate::host::lock(&self.inner)
+            .get(&ministry)
+            .map(|e| (e.version, e.peer.clone()))
+    }
+
+    /// Each known ministry, its address, and whether it counts as connected
+    /// (a fixed address always does; a registration while its lease runs).
+    pub fn nodes(&self) -> Vec<(Ministry, String, bool)> {
+        let now = Instant::now();
+        crate::host::lock(&self.inner)
+            .iter()
+            .map(|(&m, e)| {
+                let live = e
+                    .seen
+                    .is_none_or(|seen| now.saturating_duration_since(seen) < Self::LEASE);
+                (m, e.address.clone(), live)
+            })
+            .collect()
+    }
 }
 
 /// An accepted connection of any byte stream, as tonic's server takes it.

@@ -10,7 +10,8 @@ use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
-use super::{Channels, Peer, ServeError, decode, serve, transmission, wait_for_work};
+use super::{Address, Channels, Peer, ServeError, decode, serve, transmission, wait_for_work};
+use crate::config::MAX_RPC_BYTES;
 use crate::events::TokioClock;
 use crate::host::{NodeHost, Transmission, lock};
 use crate::wire::{self, hub_client::HubClient, ministry_server::MinistryServer};
@@ -51,9 +52,10 @@ where
     I: Stream<Item = io::Result<S>> + Send + 'static,
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let router = tonic::transport::Server::builder()
-        .add_service(MinistryServer::new(MinistryService { host }));
-    serve(router, incoming, shutdown).await
+    let service =
+        MinistryServer::new(MinistryService { host }).max_decoding_message_size(MAX_RPC_BYTES);
+    let router = tonic::transport::Server::builder().add_service(service);
+    serve(router, "gcif.v1.Ministry", incoming, shutdown).await
 }
 
 /// A node's publish loop: publishes what `host` says is due to the hub at
@@ -73,7 +75,10 @@ pub async fn node_publish_loop(host: Arc<NodeHost>, clock: TokioClock, hub: Peer
                         envelope: Some((&p.envelope).into()),
                         attempt: p.attempt,
                     };
-                    let result = HubClient::new(channel).publish(request).await;
+                    let result = HubClient::new(channel)
+                        .max_decoding_message_size(MAX_RPC_BYTES)
+                        .publish(request)
+                        .await;
                     let result = transmission(result, |receipt| {
                         receipt
                             .into_inner()
@@ -92,5 +97,65 @@ pub async fn node_publish_loop(host: Arc<NodeHost>, clock: TokioClock, hub: Peer
         }
         while tasks.try_join_next().is_some() {}
         wait_for_work(host.notified(), next.map(|t| clock.instant_at(t))).await;
+    }
+}
+
+/// What became of one registration with the hub.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Registration {
+    /// The hub took it; this many deliveries wait for the node.
+    Registered { pending: u32 },
+    /// The hub refused it for good (the reason); the loop stops.
+    Refused(String),
+    /// The hub could not be reached; the loop retries.
+    Unreachable(String),
+}
+
+/// Registers `host`'s ministry at `address` with the hub, and renews it
+/// every third of the hub's lease, for as long as it runs; tells `told` of
+/// each outcome. Stops only on a final refusal.
+pub async fn register_loop(
+    host: Arc<NodeHost>,
+    hub: Peer,
+    address: Address,
+    told: impl Fn(&Registration) + Send,
+) {
+    let mut channel = None;
+    let mut backoff = std::time::Duration::from_millis(250);
+    loop {
+        let ch = channel.get_or_insert_with(|| (hub.dial)()).clone();
+        let request = wire::RegisterRequest {
+            ministry: host.ministry().code().to_string(),
+            address: address.to_string(),
+        };
+        let result = HubClient::new(ch).register(request).await;
+        let (outcome, wait) = match result {
+            Ok(reply) => {
+                let reply = reply.into_inner();
+                backoff = std::time::Duration::from_millis(250);
+                let lease = std::time::Duration::from_secs(u64::from(reply.lease_seconds.max(3)));
+                (
+                    Registration::Registered {
+                        pending: reply.pending,
+                    },
+                    lease / 3,
+                )
+            }
+            Err(status) => match transmission::<(), ()>(Err(status), |_| ()) {
+                Transmission::Refused(reason) => {
+                    told(&Registration::Refused(reason));
+                    return;
+                }
+                Transmission::Failed(e) | Transmission::Erred(e) => {
+                    channel = None;
+                    let wait = backoff;
+                    backoff = (backoff * 2).min(std::time::Duration::from_secs(5));
+                    (Registration::Unreachable(e), wait)
+                }
+                Transmission::Answered(()) => unreachable!("an error is never an answer"),
+            },
+        };
+        told(&outcome);
+        tokio::time::sleep(wait).await;
     }
 }

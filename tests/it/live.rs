@@ -181,7 +181,11 @@ async fn a_node_joins_with_the_proto_alone_and_gets_status_codes() {
     let stranger = client
         .publish(caravan("CR-1", "CR-MSP", wire::Handling::Green))
         .await;
-    assert_eq!(code(stranger), Code::InvalidArgument);
+    assert_eq!(
+        code(stranger),
+        Code::PermissionDenied,
+        "an unknown originator is not a participant"
+    );
     let outsider = client
         .publish(caravan("SV-MJSP-000001", "SV-MJSP", wire::Handling::Green))
         .await;
@@ -205,5 +209,10 @@ async fn a_node_joins_with_the_proto_alone_and_gets_status_codes() {
         names.iter().filter(|n| *n == "rejected").count(),
         2,
         "{names:?}"
+    );
+    assert_eq!(
+        names.iter().filter(|n| *n == "refused_request").count(),
+        2,
+        "the missing envelope and the unknown originator leave a line: {names:?}"
     );
 }
