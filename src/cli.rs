@@ -1,4 +1,5 @@
-//! The command line: `gcif-sim run | validate | schema | hub`.
+//! The command line: `gcif-sim run | report | compare | msel | validate |
+//! schema | hub | node | send`.
 //!
 //! Exit codes: 0 all expectations met (or, for `validate`, every file valid);
 //! 1 an expectation failed; 2 bad input (unreadable or invalid scenario, bad
@@ -13,6 +14,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
+mod live;
+
 use gcif_sim::report;
 use gcif_sim::scenario;
 use gcif_sim::sim;
@@ -25,6 +28,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per process: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Plays a scenario in simulated time and prints a summary.
@@ -76,23 +81,16 @@ pub enum Command {
     },
     /// Prints the scenario format as JSON Schema (for editor completion).
     Schema,
-    /// Runs the GCIF hub live, on a real socket and the wall clock, so nodes
-    /// written in any language can join with proto/gcif/v1/gcif.proto.
-    Hub {
-        /// Address to serve the `gcif.v1.Hub` service on.
-        #[arg(long, default_value = "127.0.0.1:50051")]
-        listen: std::net::SocketAddr,
-        /// A participant and its `gcif.v1.Ministry` service, as CODE=URL
-        /// (e.g. HN-SEDS=http://127.0.0.1:50052). Repeat for each participant.
-        #[arg(long = "ministry", required = true, value_parser = gcif_sim::live::parse_ministry_address)]
-        ministries: Vec<(gcif_sim::model::Ministry, gcif_sim::transport::Address)>,
-        /// Sharing policy.
-        #[arg(long, default_value = "compact-2019")]
-        policy: gcif_sim::policy::PolicyName,
-        /// Write the event log here instead of standard output.
-        #[arg(long)]
-        events: Option<PathBuf>,
-    },
+    /// Runs the GCIF hub live, on a real socket and the wall clock. Nodes
+    /// (`gcif-sim node`, or any written from proto/gcif/v1/gcif.proto) join at
+    /// any time with Hub.Register.
+    Hub(live::HubArgs),
+    /// Runs one ministry's node live: it registers with the hub, prints each
+    /// message it receives, and reconnects (losing nothing) when it loses the hub.
+    Node(live::NodeArgs),
+    /// Publishes one message to a live hub, written as a scenario inject;
+    /// prints the receipt (exit 0) or the refusal (exit 1); 2 for bad input.
+    Send(live::SendArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -211,68 +209,15 @@ pub fn dispatch(cli: Cli) -> ExitCode {
             outln!("{}", scenario::json_schema());
             ExitCode::SUCCESS
         }
-        Command::Hub {
-            listen,
-            ministries,
-            policy,
-            events,
-        } => match serve_hub(listen, ministries, policy, events) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("gcif-sim: {e:#}");
-                ExitCode::from(BAD_INPUT)
-            }
-        },
+        Command::Hub(args) => live::hub(args),
+        Command::Node(args) => live::node(args),
+        Command::Send(args) => live::send(args),
     }
 }
 
-fn serve_hub(
-    listen: std::net::SocketAddr,
-    ministries: Vec<(gcif_sim::model::Ministry, gcif_sim::transport::Address)>,
-    policy: gcif_sim::policy::PolicyName,
-    events: Option<PathBuf>,
-) -> anyhow::Result<()> {
-    use std::sync::Arc;
-
-    use gcif_sim::events::{EventSink, JsonLines};
-    use gcif_sim::live::HubConfig;
-
-    let mut map = std::collections::BTreeMap::new();
-    for (m, endpoint) in ministries {
-        anyhow::ensure!(map.insert(m, endpoint).is_none(), "{m} is given twice");
-    }
-    let sink: Arc<dyn EventSink> = match events {
-        Some(path) => {
-            let file = std::fs::File::create(&path)
-                .with_context(|| format!("cannot write {}", path.display()))?;
-            Arc::new(JsonLines::flushed(std::io::BufWriter::new(file)))
-        }
-        None => Arc::new(JsonLines::flushed(std::io::stdout())),
-    };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .with_context(|| format!("cannot listen on {listen}"))?;
-        eprintln!(
-            "gcif-sim hub: serving gcif.v1.Hub on {} for {}; Ctrl-C stops",
-            listener.local_addr()?,
-            map.keys().map(|m| m.code()).collect::<Vec<_>>().join(", ")
-        );
-        let config = HubConfig {
-            ministries: map,
-            policy,
-            rpc: Default::default(),
-            delivery: Default::default(),
-        };
-        let shutdown = async {
-            let _ = tokio::signal::ctrl_c().await;
-        };
-        gcif_sim::live::serve_hub(listener, config, sink, shutdown).await?;
-        Ok(())
-    })
+/// Prints one line to standard output, ignoring a closed pipe.
+pub(crate) fn print_line(line: &str) {
+    outln!("{line}");
 }
 
 fn validate(files: &[PathBuf]) -> ExitCode {

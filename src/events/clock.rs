@@ -30,24 +30,50 @@ pub trait Clock: Send + Sync + 'static {
 }
 
 /// A clock that follows tokio's clock from an anchor: virtual time when the
-/// runtime's clock is paused (the simulation), real time otherwise (live).
+/// runtime's clock is paused (the simulation), real time otherwise (live),
+/// optionally sped up (a live run at `--speed 60` plays an hour a minute).
 #[derive(Debug, Clone, Copy)]
 pub struct TokioClock {
     /// The tokio instant of t=0.
     start: Instant,
     /// The timestamp of t=0.
     origin: Timestamp,
+    /// Run milliseconds per tokio millisecond; exactly 1 unless sped up.
+    speed: f64,
 }
 
 impl TokioClock {
     /// A clock on which `start` (a tokio instant) is `origin`.
     pub fn new(start: Instant, origin: Timestamp) -> TokioClock {
-        TokioClock { start, origin }
+        TokioClock {
+            start,
+            origin,
+            speed: 1.0,
+        }
+    }
+
+    /// The same clock, running `speed` times as fast as tokio's (`speed` > 0).
+    pub fn sped_up(self, speed: f64) -> TokioClock {
+        TokioClock { speed, ..self }
+    }
+
+    /// How many times faster than tokio's clock this one runs.
+    pub fn speed(&self) -> f64 {
+        self.speed
     }
 
     /// The tokio instant at which `t` falls, to sleep until it.
     pub fn instant_at(&self, t: Timestamp) -> Instant {
-        self.start + Duration::from_millis(t.since(self.origin))
+        self.start + self.real(Duration::from_millis(t.since(self.origin)))
+    }
+
+    /// How long `run_time` of this clock lasts on tokio's clock.
+    pub fn real(&self, run_time: Duration) -> Duration {
+        if self.speed == 1.0 {
+            run_time
+        } else {
+            run_time.div_f64(self.speed)
+        }
     }
 
     /// The tokio instant of t=0.
@@ -58,8 +84,13 @@ impl TokioClock {
 
 impl Clock for TokioClock {
     fn now(&self) -> Timestamp {
-        self.origin
-            .after(Instant::now().saturating_duration_since(self.start))
+        let real = Instant::now().saturating_duration_since(self.start);
+        let run = if self.speed == 1.0 {
+            real
+        } else {
+            real.mul_f64(self.speed)
+        };
+        self.origin.after(run)
     }
 
     fn origin(&self) -> Timestamp {

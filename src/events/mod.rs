@@ -88,6 +88,17 @@ pub enum EventBody {
         to: Ministry,
         reason: String,
     },
+    /// A live process began (or resumed) writing this log. `wall` is the
+    /// wall-clock time of this event (RFC 3339), which anchors `t` to the
+    /// calendar: a process continuing a log keeps its t=0.
+    Started { process: String, wall: String },
+    /// A fault the run could not carry out (on a node it does not run, say):
+    /// logged, never silently skipped.
+    FaultNotCarriedOut {
+        fault: FaultKind,
+        targets: Vec<Host>,
+        reason: String,
+    },
     /// A node told the hub where it serves deliveries (it joined, or
     /// re-registered after a restart of either side).
     Registered { ministry: Ministry, address: String },

@@ -29,7 +29,7 @@ mod hub;
 mod node;
 
 pub use hub::{Acked, HubHost, Published};
-pub use node::{Delivered, NodeHost};
+pub use node::{Delivered, NodeHost, Tap};
 
 use std::sync::{Mutex, MutexGuard};
 

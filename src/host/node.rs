@@ -23,9 +23,14 @@ struct State {
     labels: BTreeMap<MessageId, String>,
 }
 
+/// Told of each message a node receives for the first time, with the
+/// delivery attempt that brought it.
+pub type Tap = std::sync::Arc<dyn Fn(&Envelope, u32) + Send + Sync>;
+
 /// A node, its clock and its log; see the [module contract](super).
 pub struct NodeHost {
     me: Ministry,
+    tap: Option<Tap>,
     state: std::sync::Mutex<State>,
     log: Log,
     /// Fires when a message was submitted or a publish ended.
@@ -37,6 +42,7 @@ impl NodeHost {
     pub fn new(node: Node, log: Log) -> NodeHost {
         NodeHost {
             me: node.ministry(),
+            tap: None,
             state: std::sync::Mutex::new(State {
                 node,
                 labels: BTreeMap::new(),
@@ -44,6 +50,13 @@ impl NodeHost {
             log,
             wake: Notify::new(),
         }
+    }
+
+    /// The same host, telling `tap` of each message it receives for the
+    /// first time (`gcif-sim node` prints them).
+    pub fn with_tap(mut self, tap: Tap) -> NodeHost {
+        self.tap = Some(tap);
+        self
     }
 
     fn now(&self) -> Timestamp {
@@ -157,9 +170,13 @@ impl NodeHost {
             to: Host::Node(me),
             attempt,
         });
+        let copy = self.tap.as_ref().map(|_| envelope.clone());
         let receipt = s.node.on_deliver(now, envelope);
         drop(s);
         let duplicate = receipt == Receipt::Duplicate;
+        if let (Some(tap), Some(copy), false) = (&self.tap, copy, duplicate) {
+            tap(&copy, attempt);
+        }
         if duplicate {
             tracing::debug!(msg = %id, to = %me, attempt, "duplicate discarded");
             self.log.record(EventBody::Duplicate { msg: id, to: me });

@@ -354,6 +354,14 @@ impl Hub {
         }
     }
 
+    /// Every message the hub has answered, by id, with whether it accepted it.
+    pub fn journal(&self) -> impl Iterator<Item = (&Envelope, bool)> {
+        self.records.values().map(|r| match r {
+            Record::Accepted { envelope, .. } => (&**envelope, true),
+            Record::Refused { envelope, .. } => (&**envelope, false),
+        })
+    }
+
     /// Deliveries not yet acknowledged by `to`.
     pub fn backlog_of(&self, to: Ministry) -> usize {
         self.queues.get(&to).map_or(0, RetryQueue::len)

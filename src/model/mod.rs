@@ -4,6 +4,7 @@
 //! into these types and validate on the way in.
 
 mod envelope;
+mod headline;
 mod ministry;
 mod vocabulary;
 

@@ -295,7 +295,9 @@ impl Builder {
             EventBody::Duplicate { .. }
             | EventBody::RefusedRequest { .. }
             | EventBody::Undeliverable { .. }
-            | EventBody::Registered { .. } => {}
+            | EventBody::Registered { .. }
+            | EventBody::Started { .. }
+            | EventBody::FaultNotCarriedOut { .. } => {}
             EventBody::Sent {
                 msg,
                 from,

@@ -3,6 +3,13 @@
 
 use super::*;
 
+/// The three payload keys of an inject, at most one of them given.
+pub(super) type RawPayloads<'a> = (
+    &'a Option<RawCaravan>,
+    &'a Option<RawDocumentFlag>,
+    &'a Option<RawCargo>,
+);
+
 impl Validator<'_> {
     #[allow(clippy::too_many_arguments)]
     pub(super) fn inject(
@@ -40,7 +47,12 @@ impl Validator<'_> {
             );
         }
         let (message_type, references, referenced_kind) = self.thread(raw, labels, earlier, at)?;
-        let payload = self.payload(raw, duration, epoch.after(at), epoch)?;
+        let payload = self.payload(
+            (&raw.caravan_alert, &raw.document_flag, &raw.cargo_notice),
+            duration,
+            epoch.after(at),
+            epoch,
+        )?;
         let kind = self.kind(spanned, payload.as_ref(), referenced_kind, message_type)?;
         Ok(Inject {
             label: raw.id.as_ref().map(|s| s.value.clone()),
@@ -120,14 +132,14 @@ impl Validator<'_> {
 
     /// The inject's content, if it has one; a caravan seen with no
     /// `observed_at` was seen at `observed_default`.
-    fn payload(
+    pub(super) fn payload(
         &self,
-        raw: &RawInject,
+        (caravan, document, cargo): RawPayloads<'_>,
         duration: Duration,
         observed_default: Timestamp,
         epoch: Timestamp,
     ) -> Result<Option<Payload>> {
-        Ok(if let Some(c) = &raw.caravan_alert {
+        Ok(if let Some(c) = caravan {
             Some(Payload::CaravanAlert(model::CaravanAlert {
                 caravan_id: c.caravan_id.clone(),
                 location: self.place(&c.location)?,
@@ -142,7 +154,7 @@ impl Validator<'_> {
                     None => observed_default,
                 }),
             }))
-        } else if let Some(d) = &raw.document_flag {
+        } else if let Some(d) = document {
             let birth_date = match &d.holder.birth_date {
                 Some(b) => {
                     if chrono::NaiveDate::parse_from_str(&b.value, "%Y-%m-%d").is_err() {
@@ -167,7 +179,7 @@ impl Validator<'_> {
                 fraud_indicators: d.indicators.clone(),
                 detected_at: self.place(&d.detected_at)?,
             }))
-        } else if let Some(c) = &raw.cargo_notice {
+        } else if let Some(c) = cargo {
             let mut transit = Vec::new();
             for t in &c.transit {
                 transit.push(self.country(t)?);

@@ -10,6 +10,7 @@
 pub mod duration;
 mod expectations;
 mod injects;
+mod message;
 mod network;
 pub mod raw;
 #[cfg(test)]
@@ -33,6 +34,7 @@ use crate::policy::PolicyName;
 use crate::retry::Backoff;
 use crate::simnet::{LinkConfig, Topology, pair};
 pub use duration::{Dur, format_duration, parse_duration};
+pub use message::{RawMessage, message};
 use raw::*;
 
 /// The most generated messages a scenario may ask for (about 1 GiB of run state).

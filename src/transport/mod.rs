@@ -19,7 +19,7 @@ mod hub;
 mod node;
 
 pub use hub::{Dialer, hub_delivery_loop, serve_hub};
-pub use node::{Registration, node_publish_loop, register_loop, serve_node};
+pub use node::{Receipt, Registration, node_publish_loop, publish_once, register_loop, serve_node};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -157,15 +157,38 @@ impl FromStr for Address {
     type Err = String;
 
     fn from_str(url: &str) -> Result<Address, String> {
-        Endpoint::from_shared(url.trim().to_string())
+        let url = url.trim();
+        let bad = |why: &str| {
+            format!("`{url}` is not a usable address: {why} (expected e.g. http://127.0.0.1:50051)")
+        };
+        let uri: tonic::codegen::http::Uri = url.parse().map_err(|_| bad("not a URL"))?;
+        match uri.scheme_str() {
+            Some("http" | "https") => {}
+            Some(_) => return Err(bad("the scheme must be http or https")),
+            None => return Err(bad("no http:// or https:// scheme")),
+        }
+        let Some(authority) = uri.authority() else {
+            return Err(bad("no host"));
+        };
+        if authority.host().is_empty() {
+            return Err(bad("no host"));
+        }
+        if authority.port_u16().is_none() {
+            return Err(bad("no port"));
+        }
+        if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
+            return Err(bad("a gRPC address has no path or query"));
+        }
+        Endpoint::from_shared(url.to_string())
             .map(Address)
-            .map_err(|e| format!("`{url}` is not a usable URL: {e}"))
+            .map_err(|e| bad(&e.to_string()))
     }
 }
 
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0.uri())
+        let uri = self.0.uri().to_string();
+        f.write_str(uri.strip_suffix('/').unwrap_or(&uri))
     }
 }
 

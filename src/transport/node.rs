@@ -159,3 +159,40 @@ pub async fn register_loop(
         tokio::time::sleep(wait).await;
     }
 }
+
+/// The hub's receipt for one publish, as `gcif-sim send` prints it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    pub recipients: Vec<String>,
+    /// Each participant kept from the message, with the reason.
+    pub withheld: Vec<(String, String)>,
+    pub duplicate: bool,
+}
+
+/// Publishes `envelope` to the hub over `channel` once (its `attempt`-th try).
+pub async fn publish_once(
+    hub: &Peer,
+    envelope: &crate::model::Envelope,
+    attempt: u32,
+) -> Transmission<Receipt> {
+    let request = wire::PublishRequest {
+        envelope: Some(envelope.into()),
+        attempt,
+    };
+    let result = HubClient::new((hub.dial)())
+        .max_decoding_message_size(MAX_RPC_BYTES)
+        .publish(request)
+        .await;
+    transmission(result, |r| {
+        let r = r.into_inner();
+        Receipt {
+            recipients: r.recipients,
+            withheld: r
+                .withheld
+                .into_iter()
+                .map(|w| (w.ministry, w.reason))
+                .collect(),
+            duplicate: r.duplicate,
+        }
+    })
+}

@@ -104,6 +104,7 @@ async fn a_node_joins_with_the_proto_alone_and_gets_status_codes() {
     let hub_addr = hub_listener.local_addr().unwrap();
     let log = Shared::default();
     let config = HubConfig {
+        participants: ministries.keys().copied().collect(),
         ministries,
         policy: PolicyName::Compact2019,
         rpc: Default::default(),

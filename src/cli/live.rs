@@ -1,0 +1,335 @@
+//! The live commands: `hub`, `node` and `send` (and the runtime they share).
+
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+
+use gcif_sim::live::{self, hub::HubOptions, node::NodeOptions, send::Sent};
+use gcif_sim::model::{Envelope, Ministry};
+use gcif_sim::policy::PolicyName;
+use gcif_sim::transport::{Address, Registration};
+
+use super::BAD_INPUT;
+
+/// `gcif-sim hub`.
+#[derive(Debug, Args)]
+pub struct HubArgs {
+    /// Address to serve `gcif.v1.Hub` (and health, reflection) on.
+    #[arg(long, default_value = "127.0.0.1:50051")]
+    listen: std::net::SocketAddr,
+    /// Also serve `/metrics` (Prometheus) and `/healthz` over HTTP here.
+    #[arg(long)]
+    http: Option<std::net::SocketAddr>,
+    /// Write a run directory here (events.jsonl as it happens; messages,
+    /// summary and a scenario stub on shutdown) for `gcif-sim report`.
+    /// Given again after a restart, the log is continued, not emptied.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Write the event log alone here (continued if it exists) instead of
+    /// standard output.
+    #[arg(long, conflicts_with = "out")]
+    events: Option<PathBuf>,
+    /// A fixed delivery address, as CODE=URL (e.g.
+    /// HN-SEDS=http://127.0.0.1:50052). Repeatable. Other participants join
+    /// by registering (`gcif-sim node` does).
+    #[arg(long = "ministry", value_parser = live::parse_ministry_address)]
+    ministries: Vec<(Ministry, Address)>,
+    /// Who takes part, comma separated [default: all five ministries].
+    #[arg(long, value_delimiter = ',')]
+    participants: Vec<Ministry>,
+    /// Sharing policy.
+    #[arg(long, default_value = "compact-2019")]
+    policy: PolicyName,
+}
+
+/// `gcif-sim node`.
+#[derive(Debug, Args)]
+pub struct NodeArgs {
+    /// The ministry this node serves, e.g. HN-SEDS.
+    #[arg(long)]
+    ministry: Ministry,
+    /// The hub, e.g. http://127.0.0.1:50051.
+    #[arg(long)]
+    hub: Address,
+    /// Address to serve `gcif.v1.Ministry` on [default: a free loopback port].
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: std::net::SocketAddr,
+    /// The URL to register with the hub, when it is not the listening address.
+    #[arg(long)]
+    advertise: Option<Address>,
+    /// Write a run directory here (the node's own log) on shutdown.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Print each message received as a JSON line instead of a readable line.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `gcif-sim send`.
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// The hub, e.g. http://127.0.0.1:50051.
+    #[arg(long)]
+    hub: Address,
+    /// The sending ministry, e.g. HN-SEDS.
+    #[arg(long = "as")]
+    sender: Ministry,
+    /// The message, written as a scenario inject (YAML), or - for standard input.
+    file: PathBuf,
+    /// Stop retrying after this long without an answer (e.g. 30s) and exit 2
+    /// [default: retry until the hub answers].
+    #[arg(long, value_parser = gcif_sim::scenario::parse_duration)]
+    give_up: Option<Duration>,
+    /// Print the receipt or refusal as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// A runtime for a live process: two worker threads, on the wall clock.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
+fn failed(e: anyhow::Error) -> ExitCode {
+    eprintln!("gcif-sim: {e:#}");
+    ExitCode::from(BAD_INPUT)
+}
+
+pub fn hub(args: HubArgs) -> ExitCode {
+    let mut fixed = std::collections::BTreeMap::new();
+    for (m, address) in args.ministries {
+        if fixed.insert(m, address).is_some() {
+            return failed(anyhow::anyhow!("--ministry {m} is given twice"));
+        }
+    }
+    let participants = if args.participants.is_empty() {
+        Ministry::ALL.to_vec()
+    } else {
+        args.participants
+    };
+    let opts = HubOptions {
+        listen: args.listen,
+        http: args.http,
+        out: args.out,
+        events: args.events,
+        participants,
+        ministries: fixed,
+        policy: args.policy,
+        rpc: Default::default(),
+        delivery: Default::default(),
+    };
+    let result = runtime().and_then(|rt| {
+        rt.block_on(live::hub::run(
+            opts.clone(),
+            |bound| {
+                eprintln!(
+                    "gcif-sim hub: serving gcif.v1.Hub on {} for {}{}; nodes join with \
+                     `gcif-sim node --hub http://{}`; Ctrl-C stops",
+                    bound.grpc,
+                    opts.participants
+                        .iter()
+                        .map(|m| m.code())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    bound
+                        .http
+                        .map(|h| format!("; metrics on http://{h}/metrics"))
+                        .unwrap_or_default(),
+                    bound.grpc
+                );
+            },
+            live::shutdown_signal(),
+        ))
+    });
+    match result {
+        Ok(()) => {
+            if let Some(dir) = &opts.out {
+                eprintln!(
+                    "gcif-sim hub: stopped; run directory {} (gcif-sim report {})",
+                    dir.display(),
+                    dir.display()
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => failed(e),
+    }
+}
+
+pub fn node(args: NodeArgs) -> ExitCode {
+    let json = args.json;
+    let me = args.ministry;
+    let tap: gcif_sim::host::Tap = Arc::new(move |env: &Envelope, attempt: u32| {
+        let line = if json {
+            serde_json::json!({
+                "received_at": live::journal::rfc3339(live::wall_now()),
+                "attempt": attempt,
+                "envelope": env,
+            })
+            .to_string()
+        } else {
+            format!(
+                "{}  {}",
+                live::journal::rfc3339(live::wall_now()),
+                env.headline()
+            )
+        };
+        super::print_line(&line);
+    });
+    let hub = args.hub.clone();
+    let told = move |r: &Registration| match r {
+        Registration::Registered { pending } => {
+            tracing::debug!(pending, "registered");
+        }
+        Registration::Refused(reason) => {
+            eprintln!("gcif-sim node {me}: the hub refused the registration: {reason}");
+        }
+        Registration::Unreachable(e) => {
+            eprintln!("gcif-sim node {me}: hub {hub} unreachable ({e}); retrying");
+        }
+    };
+    let opts = NodeOptions {
+        ministry: args.ministry,
+        hub: args.hub.clone(),
+        listen: args.listen,
+        advertise: args.advertise,
+        out: args.out.clone(),
+        rpc: Default::default(),
+        publish: Default::default(),
+    };
+    let result = runtime().and_then(|rt| {
+        rt.block_on(live::node::run(
+            opts,
+            tap,
+            told,
+            |address| {
+                eprintln!(
+                    "gcif-sim node {me}: serving gcif.v1.Ministry on {address}, registering with \
+                     {}; Ctrl-C stops",
+                    args.hub
+                )
+            },
+            live::shutdown_signal(),
+        ))
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => failed(e),
+    }
+}
+
+/// The message file of `send`: its text and its name for errors.
+fn read_message(file: &PathBuf) -> anyhow::Result<(String, String)> {
+    if file.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("cannot read standard input")?;
+        return Ok((text, "<stdin>".into()));
+    }
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    Ok((text, file.display().to_string()))
+}
+
+pub fn send(args: SendArgs) -> ExitCode {
+    let (text, name) = match read_message(&args.file) {
+        Ok(t) => t,
+        Err(e) => return failed(e),
+    };
+    let now = live::wall_now();
+    let default_id = format!(
+        "{}-{}",
+        args.sender.code(),
+        live::journal::rfc3339(now)
+            .replace(['-', ':'], "")
+            .replace('.', "")
+            .trim_end_matches('Z')
+    );
+    let envelope = match gcif_sim::scenario::message(&name, &text, args.sender, now, &default_id) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(BAD_INPUT);
+        }
+    };
+    let quiet = args.json || !std::io::stderr().is_terminal();
+    let sent = match runtime() {
+        Ok(rt) => rt.block_on(async {
+            tokio::select! {
+                sent = live::send::send(&args.hub, &envelope, Default::default(), args.give_up, |attempt, error| {
+                    if !quiet || attempt == 1 {
+                        eprintln!("gcif-sim send: hub {} did not answer ({error}); retrying", args.hub);
+                    }
+                }) => Some(sent),
+                () = live::shutdown_signal() => None,
+            }
+        }),
+        Err(e) => return failed(e),
+    };
+    let id = envelope.id.0.as_str();
+    match sent {
+        Some(Sent::Accepted(r)) => {
+            if args.json {
+                super::print_line(
+                    &serde_json::json!({
+                        "message_id": id,
+                        "accepted": true,
+                        "duplicate": r.duplicate,
+                        "recipients": r.recipients,
+                        "withheld": r.withheld.iter().map(|(m, why)| serde_json::json!({"ministry": m, "reason": why})).collect::<Vec<_>>(),
+                    })
+                    .to_string(),
+                );
+            } else {
+                super::print_line(&format!(
+                    "accepted {id}{}: to {}",
+                    if r.duplicate {
+                        " (already accepted before)"
+                    } else {
+                        ""
+                    },
+                    if r.recipients.is_empty() {
+                        "nobody".to_string()
+                    } else {
+                        r.recipients.join(", ")
+                    }
+                ));
+                for (m, why) in &r.withheld {
+                    super::print_line(&format!("  withheld from {m}: {why}"));
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Some(Sent::Refused(reason)) => {
+            if args.json {
+                super::print_line(
+                    &serde_json::json!({"message_id": id, "accepted": false, "refused": reason})
+                        .to_string(),
+                );
+            } else {
+                super::print_line(&format!("refused {id}: {reason}"));
+            }
+            ExitCode::from(1)
+        }
+        Some(Sent::GaveUp(error)) => {
+            eprintln!(
+                "gcif-sim send: gave up: hub {} did not answer ({error})",
+                args.hub
+            );
+            ExitCode::from(BAD_INPUT)
+        }
+        None => {
+            eprintln!("gcif-sim send: interrupted before the hub answered");
+            ExitCode::from(BAD_INPUT)
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! `gcif-sim hub`: the hub as a process. Nodes join at any time with
+//! `Hub.Register` (or have fixed addresses, `--ministry CODE=URL`); the hub
+//! serves until SIGINT or SIGTERM, then finishes or abandons its in-flight
+//! calls, reports NOT_SERVING, and leaves its run directory complete.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use super::journal::{Journal, Session, write_session};
+use super::metrics::Metrics;
+use crate::config::{DeliveryConfig, RpcConfig};
+use crate::events::{Event, EventBody, EventSink, JsonLines, Log};
+use crate::host::HubHost;
+use crate::model::Ministry;
+use crate::plan::Planned;
+use crate::policy::{Policy, PolicyName};
+use crate::transport::Address;
+
+/// What `gcif-sim hub` is told.
+#[derive(Debug, Clone)]
+pub struct HubOptions {
+    pub listen: SocketAddr,
+    /// Where to serve `/metrics` and `/healthz`.
+    pub http: Option<SocketAddr>,
+    /// The run directory to write (the log streams to DIR/events.jsonl).
+    pub out: Option<PathBuf>,
+    /// The live log alone, without a run directory; standard output if
+    /// neither this nor `out` is given.
+    pub events: Option<PathBuf>,
+    /// Who takes part (default: the policy's five ministries).
+    pub participants: Vec<Ministry>,
+    /// Fixed delivery addresses; other participants register.
+    pub ministries: BTreeMap<Ministry, Address>,
+    pub policy: PolicyName,
+    pub rpc: RpcConfig,
+    pub delivery: DeliveryConfig,
+}
+
+/// Where the hub listens, once it does.
+#[derive(Debug, Clone, Copy)]
+pub struct Bound {
+    pub grpc: SocketAddr,
+    pub http: Option<SocketAddr>,
+}
+
+/// Runs the hub until `shutdown`; `ready` is told where it listens.
+pub async fn run(
+    opts: HubOptions,
+    ready: impl FnOnce(Bound),
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    for m in opts.ministries.keys() {
+        anyhow::ensure!(
+            opts.participants.contains(m),
+            "--ministry {m}: not among the participants ({})",
+            codes(&opts.participants)
+        );
+    }
+    let journal = match (&opts.out, &opts.events) {
+        (Some(dir), _) => Some(Journal::open(
+            &dir.join(crate::report::rundir::EVENTS),
+            "hub",
+        )?),
+        (None, Some(path)) => Some(Journal::open(path, "hub")?),
+        (None, None) => None,
+    };
+    let metrics = Arc::new(Metrics::default());
+    let (clock, log) = match &journal {
+        Some(j) => (
+            j.clock,
+            Log::new(Arc::new(j.clock), j.sink(Some(metrics.clone()))),
+        ),
+        None => {
+            let clock = super::wall_clock();
+            let stdout: Arc<dyn EventSink> = Arc::new(JsonLines::flushed(std::io::stdout()));
+            let sink = Arc::new(crate::events::FanOut::new(vec![stdout, metrics.clone()]));
+            (clock, Log::new(Arc::new(clock), sink))
+        }
+    };
+    let policy = Policy::new(opts.policy, opts.participants.iter().copied());
+    let host = Arc::new(super::hub_host(policy, opts.delivery, log.clone()));
+    let directory = super::fixed_directory(&opts.ministries, opts.rpc);
+
+    let listener = TcpListener::bind(opts.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", opts.listen))?;
+    let http_listener = match opts.http {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} (--http)"))?,
+        ),
+        None => None,
+    };
+    ready(Bound {
+        grpc: listener.local_addr()?,
+        http: http_listener.as_ref().map(|l| l.local_addr()).transpose()?,
+    });
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let http = http_listener.map(|l| {
+        let router = super::metrics::router(
+            metrics.clone(),
+            host.clone(),
+            directory.clone(),
+            stop_rx.clone(),
+        );
+        let stopped = super::stopped(stop_rx.clone());
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(l, router).with_graceful_shutdown(stopped).await {
+                tracing::error!(%e, "the --http server stopped");
+            }
+        })
+    });
+    let served = super::serve_hub_host(host.clone(), directory, listener, clock, opts.rpc, async {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    // In-flight calls get a few seconds to finish once shutdown begins.
+    let result = tokio::select! {
+        r = served => r.map_err(anyhow::Error::from),
+        () = async {
+            super::stopped(stop_rx.clone()).await;
+            tokio::time::sleep(super::GRACE).await;
+        } => {
+            tracing::warn!("in-flight calls abandoned after 5 s");
+            Ok(())
+        }
+    };
+    if let Some(h) = http {
+        let _ = h.await;
+    }
+    if let Some(j) = journal {
+        j.finish()
+            .with_context(|| format!("cannot write {}", j.path.display()))?;
+        if let Some(dir) = &opts.out {
+            let events = j.take_events();
+            let plan = plan_of(&host, &events);
+            let origin = crate::events::Clock::origin(&j.clock);
+            write_session(
+                dir,
+                Session {
+                    process: "gcif-sim hub",
+                    name: "live-hub",
+                    title: &format!("Live hub on {}", opts.listen),
+                    participants: &opts.participants,
+                    policy: opts.policy,
+                    plan,
+                },
+                events,
+                origin,
+            )?;
+        }
+    }
+    result
+}
+
+/// The messages the hub answered, each at the run time it first answered.
+fn plan_of(host: &HubHost, events: &[Event]) -> Vec<Planned> {
+    let mut first: BTreeMap<&str, u64> = BTreeMap::new();
+    for e in events {
+        if let EventBody::Accepted { msg, .. } | EventBody::Rejected { msg, .. } = &e.body {
+            first.entry(msg.0.as_str()).or_insert(e.t);
+        }
+    }
+    let mut plan: Vec<Planned> = host.inspect(|h| {
+        h.journal()
+            .map(|(envelope, _)| Planned {
+                at: Duration::from_millis(first.get(envelope.id.0.as_str()).copied().unwrap_or(0)),
+                envelope: envelope.clone(),
+                inject: None,
+            })
+            .collect()
+    });
+    plan.sort_by(|a, b| (a.at, &a.envelope.id).cmp(&(b.at, &b.envelope.id)));
+    plan
+}
+
+fn codes(ms: &[Ministry]) -> String {
+    ms.iter().map(|m| m.code()).collect::<Vec<_>>().join(", ")
+}

@@ -1,0 +1,51 @@
+//! `gcif-sim send`: publish one message to a live hub from the command line,
+//! retried (as the `.proto`'s status table says) until the hub answers.
+
+use std::time::Duration;
+
+use crate::config::RpcConfig;
+use crate::host::Transmission;
+use crate::model::Envelope;
+use crate::transport::{self, Address, Peer, Receipt};
+
+/// How a send ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sent {
+    /// The hub accepted the message (or had already: `duplicate`).
+    Accepted(Receipt),
+    /// The hub refused it for good: `CODE: reason`.
+    Refused(String),
+    /// The hub did not answer before `--give-up`: the last error.
+    GaveUp(String),
+}
+
+/// Publishes `envelope` to the hub at `hub`, retrying with backoff (250 ms
+/// doubling to 10 s) until it answers or `give_up` has passed; `retrying` is
+/// told of each failed attempt.
+pub async fn send(
+    hub: &Address,
+    envelope: &Envelope,
+    rpc: RpcConfig,
+    give_up: Option<Duration>,
+    retrying: impl Fn(u32, &str),
+) -> Sent {
+    let peer = Peer::at(hub, rpc);
+    let started = tokio::time::Instant::now();
+    let mut pause = Duration::from_millis(250);
+    let mut attempt = 1;
+    loop {
+        match transport::publish_once(&peer, envelope, attempt).await {
+            Transmission::Answered(receipt) => return Sent::Accepted(receipt),
+            Transmission::Refused(reason) => return Sent::Refused(reason),
+            Transmission::Failed(error) | Transmission::Erred(error) => {
+                if give_up.is_some_and(|g| started.elapsed() + pause > g) {
+                    return Sent::GaveUp(error);
+                }
+                retrying(attempt, &error);
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(10));
+                attempt += 1;
+            }
+        }
+    }
+}
