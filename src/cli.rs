@@ -48,6 +48,8 @@ pub enum Command {
         /// Also write the HTML report (DIR/report.html), as `gcif-sim report DIR` does.
         #[arg(long)]
         report: bool,
+        #[command(flatten)]
+        live: live::LiveArgs,
     },
     /// Writes RUN_DIR/report.html: the after-action review, the message-flow
     /// diagram and the service measures of a run made by `gcif-sim run`.
@@ -174,7 +176,8 @@ pub fn dispatch(cli: Cli) -> ExitCode {
             out,
             json,
             report,
-        } => run(&file, seed, out, json, report),
+            live,
+        } => run(&file, seed, out, json, report, &live),
         Command::Report { run_dir } => match write_report(&run_dir) {
             Ok(path) => {
                 outln!("report: {}", path.display());
@@ -335,7 +338,14 @@ fn compare(a: &Path, b: &Path, html: Option<&Path>, json: bool) -> anyhow::Resul
     Ok(())
 }
 
-fn run(file: &Path, seed: Option<u64>, out: Option<PathBuf>, json: bool, html: bool) -> ExitCode {
+fn run(
+    file: &Path,
+    seed: Option<u64>,
+    out: Option<PathBuf>,
+    json: bool,
+    html: bool,
+    live: &live::LiveArgs,
+) -> ExitCode {
     let scenario = match scenario::load(file) {
         Ok(s) => s,
         Err(e) => {
@@ -344,32 +354,26 @@ fn run(file: &Path, seed: Option<u64>, out: Option<PathBuf>, json: bool, html: b
         }
     };
     let seed = seed.or(scenario.seed).unwrap_or(sim::DEFAULT_SEED);
-    let bar = (!json && std::io::stderr().is_terminal()).then(progress_bar);
-    let progress = bar.clone().map(|bar| -> sim::Progress {
-        Arc::new(move |done, total| {
-            bar.set_length(total.as_secs().max(1));
-            bar.set_position(done.as_secs());
-            bar.set_message(format!(
-                "{} of {}",
-                gcif_sim::format::human(done.as_millis() as u64),
-                gcif_sim::format::human(total.as_millis() as u64)
-            ));
-        })
-    });
-    let played = gcif_sim::run::play(&scenario, seed, progress);
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
-    let played = match played {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("gcif-sim: {e}");
-            return ExitCode::from(BAD_INPUT);
+    let dir =
+        out.unwrap_or_else(|| PathBuf::from("runs").join(format!("{}-{seed}", scenario.name)));
+    let played = if live.live {
+        match live::run_live(&scenario, seed, live, &dir) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("gcif-sim: {e:#}");
+                return ExitCode::from(BAD_INPUT);
+            }
+        }
+    } else {
+        match simulate(&scenario, seed, json) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("gcif-sim: {e}");
+                return ExitCode::from(BAD_INPUT);
+            }
         }
     };
     let summary = &played.summary;
-    let dir =
-        out.unwrap_or_else(|| PathBuf::from("runs").join(format!("{}-{seed}", scenario.name)));
     if let Err(e) = played.write(&dir, &scenario, file) {
         eprintln!("gcif-sim: {e}");
         return ExitCode::from(BAD_INPUT);
@@ -412,6 +416,31 @@ fn run(file: &Path, seed: Option<u64>, out: Option<PathBuf>, json: bool, html: b
     } else {
         ExitCode::from(1)
     }
+}
+
+/// Plays `scenario` in simulated time, with a progress bar on a terminal.
+fn simulate(
+    scenario: &scenario::Scenario,
+    seed: u64,
+    json: bool,
+) -> Result<gcif_sim::run::Run, sim::SimError> {
+    let bar = (!json && std::io::stderr().is_terminal()).then(progress_bar);
+    let progress = bar.clone().map(|bar| -> sim::Progress {
+        Arc::new(move |done, total| {
+            bar.set_length(total.as_secs().max(1));
+            bar.set_position(done.as_secs());
+            bar.set_message(format!(
+                "{} of {}",
+                gcif_sim::format::human(done.as_millis() as u64),
+                gcif_sim::format::human(total.as_millis() as u64)
+            ));
+        })
+    });
+    let played = gcif_sim::run::play(scenario, seed, progress);
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    played
 }
 
 /// A bar following simulated time, for a run on a terminal.

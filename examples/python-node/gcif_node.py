@@ -78,6 +78,17 @@ PLACES = {
 
 _emit_lock = threading.Lock()
 
+# SIGINT/SIGTERM, caught from the start so that even an early signal ends the
+# node cleanly (exit 0, temporary stubs removed).
+_signalled = threading.Event()
+_signal_name = []
+
+
+def _on_signal(signum, _frame):
+    if not _signal_name:
+        _signal_name.append(signal.Signals(signum).name)
+    _signalled.set()
+
 
 def emit(record):
     """Writes one JSON line to standard output and flushes it."""
@@ -195,7 +206,7 @@ def generate_stubs(proto_dir):
     if not os.path.isfile(source):
         note("no gcif/v1/gcif.proto under %s (give the proto directory with --proto DIR)" % proto_dir)
         sys.exit(2)
-    out = tempfile.mkdtemp(prefix="gcif-pynode-stubs-")
+    out = tempfile.mkdtemp(prefix="pynode-gcif-stubs-")
     atexit.register(shutil.rmtree, out, True)
     # The well-known types (google/protobuf/timestamp.proto) ship with grpc_tools.
     well_known = os.path.join(os.path.dirname(grpc_tools.__file__), "_proto")
@@ -354,7 +365,6 @@ class Node:
         self.first_deliveries = 0
         self.stopping = threading.Event()  # set once the node is shutting down
         self.quit = threading.Event()  # set to make the main thread stop the node
-        self.signalled = threading.Event()  # SIGINT or SIGTERM arrived
         self.quit_reason = None
         self.exit_code = 0
         self.ready = threading.Event()  # the hub knows our address
@@ -383,32 +393,32 @@ class Node:
         if not msg.strip():
             context.abort(invalid, "envelope.message_id is empty")
         redacted = [r.field for r in request.redacted]
+        limit = self.args.exit_after_deliveries
+        # One lock around check, keep and print: a redelivery racing the first
+        # copy is discarded, and its line never comes before the first's.
         with self.inbox_lock:
             duplicate = msg in self.inbox
-            if not duplicate and self.quit.is_set():
-                # Going down: UNAVAILABLE makes the hub keep it and pause
-                # deliveries to this node until it registers again.
-                context.abort(self.grpc.StatusCode.UNAVAILABLE, "%s is shutting down" % self.ministry)
-            if not duplicate:
-                # Kept before the OK goes out: an OK is final. (A real node would
-                # write it to durable storage here.)
+            if duplicate:
+                emit({"event": "duplicate", "msg": msg, "attempt": request.attempt})
+            else:
+                if self.quit.is_set():
+                    # Going down: UNAVAILABLE makes the hub keep the message and
+                    # pause deliveries to this node until it registers again.
+                    context.abort(self.grpc.StatusCode.UNAVAILABLE, "%s is shutting down" % self.ministry)
+                # Kept before the OK goes out, since an OK is final. (A real node
+                # would write it to durable storage here.)
                 self.inbox[msg] = (envelope, redacted)
                 self.first_deliveries += 1
-                count = self.first_deliveries
-        if duplicate:
-            emit({"event": "duplicate", "msg": msg, "attempt": request.attempt})
-        else:
-            emit({
-                "event": "delivered",
-                "msg": msg,
-                "from": envelope.originator,
-                "kind": self.kind_name(envelope),
-                "attempt": request.attempt,
-                "redacted": redacted,
-            })
-            limit = self.args.exit_after_deliveries
-            if limit is not None and count >= limit:
-                self.request_quit("%d deliveries" % count)
+                emit({
+                    "event": "delivered",
+                    "msg": msg,
+                    "from": envelope.originator,
+                    "kind": self.kind_name(envelope),
+                    "attempt": request.attempt,
+                    "redacted": redacted,
+                })
+                if limit is not None and self.first_deliveries >= limit:
+                    self.request_quit("%d deliveries" % self.first_deliveries)
         return self.pb.DeliveryAck(message_id=msg, duplicate=duplicate)
 
     def kind_name(self, envelope):
@@ -433,6 +443,9 @@ class Node:
             options=[
                 ("grpc.max_receive_message_length", MAX_REQUEST_BYTES),
                 ("grpc.max_send_message_length", MAX_REQUEST_BYTES),
+                # gRPC Python sets SO_REUSEPORT by default, which would let a second
+                # node bind the same port and take half of the deliveries.
+                ("grpc.so_reuseport", 0),
             ],
         )
         self.pb_grpc.add_MinistryServicer_to_server(MinistryService(), self.server)
@@ -474,6 +487,13 @@ class Node:
         return grpc.insecure_channel(target, options=options)
 
     def register_loop(self):
+        try:
+            self._register_loop()
+        except Exception as e:  # a bug here must not leave the node silently unregistered
+            note("register loop failed: %r" % (e,))
+            self.request_quit("register loop failed", 1)
+
+    def _register_loop(self):
         """Hub.Register at start and every lease_seconds / 3; backoff while the
         hub is unreachable; stops on a final refusal."""
         backoff = Backoff()
@@ -544,9 +564,11 @@ class Node:
             ),
         )
 
-    def publish(self, msg):
-        """Hub.Publish with the status table's retries; one JSON line at the end."""
-        envelope = self.caravan_alert(msg)  # built once: every retry is the same message
+    def publish(self, msg, envelope):
+        """Hub.Publish with the status table's retries; one JSON line at the end.
+        Every attempt sends the same envelope: the hub recognises a retry by its
+        id and content (`duplicate = true`) and refuses the same id with other
+        content (ALREADY_EXISTS)."""
         backoff = Backoff()
         attempt = 0
         while not self.stopping.is_set():
@@ -618,8 +640,9 @@ class Node:
         channel = self.connect_hub()
         hub = self.pb_grpc.HubStub(channel)
         mismatches = 0
+        probes = self.probes()
         try:
-            for name, expected, call in self.probes():
+            for name, expected, call in probes:
                 if self.stopping.is_set():
                     return
                 try:
@@ -631,8 +654,8 @@ class Node:
                 if code not in expected:
                     mismatches += 1
                     note("probe %s: got %s, expected %s" % (name, code, " or ".join(expected)))
-            note("probes done: %d of %d as the contract says"
-                 % (len(self.probes()) - mismatches, len(self.probes())))
+            note("probes done: %d of %d answered as the contract says"
+                 % (len(probes) - mismatches, len(probes)))
         finally:
             channel.close()
 
@@ -642,10 +665,16 @@ class Node:
             while not self.ready.wait(0.2):
                 if self.stopping.is_set():
                     return
-            if self.args.publish_caravan:
-                workers = min(16, len(self.args.publish_caravan))
+            ids = self.args.publish_caravan
+            if ids:
+                # One envelope per id, so an id given twice is the same message twice.
+                envelopes = {}
+                for msg in ids:
+                    envelopes.setdefault(msg, self.caravan_alert(msg))
+                # Each publish retries on its own, so one failing never holds up the others.
+                workers = min(16, len(ids))
                 with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="publish") as pool:
-                    list(pool.map(self.publish, self.args.publish_caravan))
+                    list(pool.map(lambda msg: self.publish(msg, envelopes[msg]), ids))
             if self.args.probe:
                 self.run_probes()
         except Exception as e:  # a bug here must not take the node down silently
@@ -660,22 +689,16 @@ class Node:
         self.channel = self.connect_hub()
         self.hub = self.pb_grpc.HubStub(self.channel)
 
-        def on_signal(signum, _frame):
-            self.signalled.set()
-            self.request_quit(signal.Signals(signum).name)
-
-        signal.signal(signal.SIGINT, on_signal)
-        signal.signal(signal.SIGTERM, on_signal)
-
         threading.Thread(target=self.register_loop, name="register", daemon=True).start()
         threading.Thread(target=self.work, name="work", daemon=True).start()
 
-        while not self.quit.wait(0.5):
-            pass
+        while not self.quit.wait(0.2):
+            if _signalled.is_set():
+                self.request_quit(_signal_name[0])
         if self.quit_reason and self.quit_reason.endswith("deliveries"):
             # Let our own publishes and probes answer before leaving (bounded).
             deadline = time.monotonic() + 15.0
-            while time.monotonic() < deadline and not self.signalled.is_set():
+            while time.monotonic() < deadline and not _signalled.is_set():
                 if self.work_done.wait(0.2):
                     break
         note("stopping (%s)" % self.quit_reason)
@@ -695,6 +718,8 @@ def _timestamp(ms):
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
     try:
         import grpc
         import grpc_tools.protoc  # noqa: F401
@@ -706,6 +731,8 @@ def main(argv=None):
         return 2
     proto_dir = os.path.abspath(args.proto or default_proto_dir())
     pb, pb_grpc = generate_stubs(proto_dir)
+    if _signalled.is_set():
+        return 0
     return Node(grpc, pb, pb_grpc, args).run()
 
 

@@ -333,3 +333,71 @@ pub fn send(args: SendArgs) -> ExitCode {
         }
     }
 }
+
+/// The `--live` options of `gcif-sim run`.
+#[derive(Debug, Args)]
+pub struct LiveArgs {
+    /// Play the scenario live: the hub and every node on loopback TCP ports,
+    /// injects, traffic and faults fired on the wall clock.
+    #[arg(long)]
+    pub live: bool,
+    /// With --live: simulated time per real time (60 plays an hour a minute).
+    #[arg(long, requires = "live", default_value_t = 1.0)]
+    pub speed: f64,
+    /// With --live: play against this hub, already running, instead of the
+    /// run's own.
+    #[arg(long, requires = "live")]
+    pub hub: Option<Address>,
+    /// With --live: where the run's own hub listens [default: a free
+    /// loopback port]. Give a port to tell external nodes in advance.
+    #[arg(long, requires = "live", default_value = "127.0.0.1:0")]
+    pub listen: std::net::SocketAddr,
+    /// With --live: leave this ministry to a node someone else runs
+    /// (comma separated or repeated); the run waits for it to join.
+    #[arg(long, requires = "live", value_delimiter = ',')]
+    pub external: Vec<Ministry>,
+}
+
+/// Plays `scenario` live, streaming its log to DIR/events.jsonl as it goes.
+pub fn run_live(
+    scenario: &gcif_sim::scenario::Scenario,
+    seed: u64,
+    args: &LiveArgs,
+    dir: &std::path::Path,
+) -> anyhow::Result<gcif_sim::run::Run> {
+    let mut scenario = scenario.clone();
+    if args.hub.is_some() {
+        // A hub already running keeps the wall clock: play on its calendar.
+        let offset = *scenario.start.offset();
+        scenario.start = chrono::DateTime::from_timestamp_millis(live::wall_now().0)
+            .unwrap_or_default()
+            .with_timezone(&offset);
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let path = dir.join(gcif_sim::report::rundir::EVENTS);
+    let file =
+        std::fs::File::create(&path).with_context(|| format!("cannot write {}", path.display()))?;
+    let stream = Arc::new(gcif_sim::events::JsonLines::flushed(
+        std::io::BufWriter::new(file),
+    ));
+    let opts = live::play::LiveOptions {
+        speed: args.speed,
+        hub: args.hub.clone(),
+        listen: args.listen,
+        external: args.external.clone(),
+    };
+    let say: live::play::Say = Arc::new(|line: &str| eprintln!("gcif-sim run --live: {line}"));
+    let rt = runtime()?;
+    let run = rt.block_on(gcif_sim::run::play_live(
+        &scenario,
+        seed,
+        &opts,
+        stream.clone(),
+        say,
+        live::shutdown_signal(),
+    ))?;
+    stream
+        .finish()
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(run)
+}

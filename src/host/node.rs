@@ -31,6 +31,9 @@ pub type Tap = std::sync::Arc<dyn Fn(&Envelope, u32) + Send + Sync>;
 pub struct NodeHost {
     me: Ministry,
     tap: Option<Tap>,
+    /// The hub writes its events elsewhere (another process): this node
+    /// records the hub's answers to its publishes as `accepted` / `rejected`.
+    remote_hub: bool,
     state: std::sync::Mutex<State>,
     log: Log,
     /// Fires when a message was submitted or a publish ended.
@@ -43,6 +46,7 @@ impl NodeHost {
         NodeHost {
             me: node.ministry(),
             tap: None,
+            remote_hub: false,
             state: std::sync::Mutex::new(State {
                 node,
                 labels: BTreeMap::new(),
@@ -56,6 +60,14 @@ impl NodeHost {
     /// first time (`gcif-sim node` prints them).
     pub fn with_tap(mut self, tap: Tap) -> NodeHost {
         self.tap = Some(tap);
+        self
+    }
+
+    /// The same host, recording the hub's answers to its publishes as
+    /// `accepted` and `rejected` events, because the hub (another process)
+    /// writes its own log elsewhere.
+    pub fn with_remote_hub(mut self) -> NodeHost {
+        self.remote_hub = true;
         self
     }
 
@@ -121,11 +133,28 @@ impl NodeHost {
         let mut s = lock(&self.state);
         match result {
             Transmission::Answered(recipients) => {
+                if self.remote_hub && s.node.outcome(&p.envelope.id).is_none() {
+                    self.log.record(EventBody::Accepted {
+                        msg: p.envelope.id.clone(),
+                        kind: p.envelope.kind,
+                        from: self.me,
+                        recipients: recipients.clone(),
+                        withheld: Vec::new(),
+                        redacted: Vec::new(),
+                    });
+                }
                 s.node
                     .on_outcome(now, p.seq, Outcome::Accepted { recipients });
             }
             Transmission::Refused(reason) => {
                 tracing::info!(msg = %p.envelope.id, reason, "publish refused");
+                if self.remote_hub && s.node.outcome(&p.envelope.id).is_none() {
+                    self.log.record(EventBody::Rejected {
+                        msg: p.envelope.id.clone(),
+                        from: self.me,
+                        reason: reason.clone(),
+                    });
+                }
                 s.node.on_outcome(now, p.seq, Outcome::Refused { reason });
             }
             Transmission::Failed(error) | Transmission::Erred(error) => {

@@ -16,8 +16,10 @@
 
 pub mod hub;
 pub mod journal;
+pub mod links;
 pub mod metrics;
 pub mod node;
+pub mod play;
 pub mod send;
 
 use std::collections::BTreeMap;

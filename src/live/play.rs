@@ -1,0 +1,502 @@
+//! `gcif-sim run --live`: a whole scenario on loopback sockets in one
+//! process, the hub and every node on real TCP ports, injects, generated
+//! traffic and faults fired on the wall clock (sped up `speed` times). The
+//! same plan, hosts and event-log contract as the simulation; the network is
+//! real and the faults are carried out for real by [`Links`].
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::task::{AbortHandle, JoinSet};
+use tokio::time::Instant;
+
+use super::links::{Links, Reach};
+use crate::events::{Clock, EventBody, EventSink, FaultKind, Log, TokioClock};
+use crate::host::{HubHost, NodeHost};
+use crate::hub::Hub;
+use crate::model::{Envelope, Host, Ministry};
+use crate::node::Node;
+use crate::plan::{self, Planned};
+use crate::policy::Policy;
+use crate::scenario::{Fault, FaultAction, Scenario};
+use crate::sim::Played;
+use crate::transport::{self, Address, Directory, Peer};
+
+/// How a live run is played.
+#[derive(Debug, Clone)]
+pub struct LiveOptions {
+    /// Simulated time per real time (60: an hour a minute).
+    pub speed: f64,
+    /// Play against this hub, already running, instead of one of the run's own.
+    pub hub: Option<Address>,
+    /// Where the run's own hub listens (port 0: any free port).
+    pub listen: SocketAddr,
+    /// Ministries whose nodes someone else runs.
+    pub external: Vec<Ministry>,
+}
+
+/// What a live run tells the person running it, as it goes.
+pub type Say = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// Everything needed to (re)start the run's hosts.
+#[derive(Clone)]
+struct World {
+    links: Links,
+    clock: TokioClock,
+    rpc: crate::config::RpcConfig,
+    hub: Option<Arc<HubHost>>,
+    directory: Directory,
+    nodes: BTreeMap<Ministry, Arc<NodeHost>>,
+    /// Where each host the run runs listens (kept across crashes).
+    addrs: BTreeMap<Host, SocketAddr>,
+    /// Where the hub is, the run's own or not.
+    hub_addr: SocketAddr,
+}
+
+impl World {
+    fn local(&self, h: Host) -> bool {
+        self.addrs.contains_key(&h)
+    }
+
+    /// `from` dials `to` through the run's links.
+    fn peer(&self, from: Host, to: Host, addr: SocketAddr) -> Peer {
+        let links = self.links.clone();
+        Peer::over(
+            move || {
+                let links = links.clone();
+                async move { links.dial(from, to, addr).await }
+            },
+            self.rpc,
+        )
+    }
+
+    /// Starts `host` on its port: its server and its loops, in one task.
+    async fn start(&self, host: Host, tasks: &mut JoinSet<()>) -> anyhow::Result<AbortHandle> {
+        let addr = self.addrs[&host];
+        let listener = bind_again(addr).await?;
+        let incoming = self.links.incoming(host, listener);
+        let world = self.clone();
+        let task = async move {
+            let mut inner = JoinSet::new();
+            match host {
+                Host::Hub => {
+                    let hub = world.hub.clone().expect("a local hub");
+                    let links = world.clone();
+                    let dialer: transport::Dialer =
+                        Arc::new(move |m, address| match socket_addr(address) {
+                            Some(a) => links.peer(Host::Hub, Host::Node(m), a),
+                            None => Peer::at(address, links.rpc),
+                        });
+                    inner.spawn(log_stop(transport::serve_hub(
+                        hub.clone(),
+                        world.directory.clone(),
+                        Some(dialer),
+                        incoming,
+                        std::future::pending(),
+                    )));
+                    transport::hub_delivery_loop(hub, world.clock, world.directory.clone()).await;
+                }
+                Host::Node(m) => {
+                    let node = world.nodes[&m].clone();
+                    inner.spawn(log_stop(transport::serve_node(
+                        node.clone(),
+                        incoming,
+                        std::future::pending(),
+                    )));
+                    let hub = world.peer(host, Host::Hub, world.hub_addr);
+                    let me: Address = format!("http://{addr}")
+                        .parse()
+                        .expect("a socket address is a URL");
+                    inner.spawn(transport::register_loop(
+                        node.clone(),
+                        hub.clone(),
+                        me,
+                        |r| {
+                            if let transport::Registration::Refused(why) = r {
+                                tracing::error!(why, "the hub refused a registration");
+                            }
+                        },
+                    ));
+                    transport::node_publish_loop(node, world.clock, hub).await;
+                }
+            }
+        };
+        let span = tracing::info_span!("host", name = host.name());
+        Ok(tasks.spawn(tracing::Instrument::instrument(task, span)))
+    }
+
+    fn settled(&self) -> bool {
+        self.hub.as_ref().is_none_or(|h| h.backlog() == 0)
+            && self.nodes.values().all(|n| n.pending() == 0)
+    }
+}
+
+async fn log_stop(served: impl Future<Output = Result<(), transport::ServeError>>) {
+    if let Err(e) = served.await {
+        tracing::error!(%e, "server stopped");
+    }
+}
+
+/// The socket address of `address` (a literal IP and port), if it has one.
+fn socket_addr(address: &Address) -> Option<SocketAddr> {
+    let text = address.to_string();
+    let rest = text.split_once("://").map_or(text.as_str(), |(_, r)| r);
+    rest.parse().ok()
+}
+
+/// Binds `addr` again (after a crash the old socket may linger a moment).
+async fn bind_again(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    let mut last = None;
+    for _ in 0..50 {
+        match TcpListener::bind(addr).await {
+            Ok(l) => return Ok(l),
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Err(anyhow::anyhow!(
+        "cannot listen on {addr}: {}",
+        last.map(|e| e.to_string()).unwrap_or_default()
+    ))
+}
+
+/// Running hosts and the crashes holding them down.
+#[derive(Default)]
+struct Hosts {
+    tasks: JoinSet<()>,
+    running: BTreeMap<Host, AbortHandle>,
+    crashes: BTreeMap<Host, u32>,
+}
+
+/// Plays `scenario` live with `seed`'s traffic, writing events to `sink`,
+/// until it has run its course or `stop` resolves.
+pub async fn play(
+    scenario: &Scenario,
+    seed: u64,
+    opts: &LiveOptions,
+    sink: Arc<dyn EventSink>,
+    say: Say,
+    stop: impl Future<Output = ()>,
+) -> anyhow::Result<Played> {
+    anyhow::ensure!(
+        opts.speed.is_finite() && opts.speed > 0.0,
+        "--speed must be a positive number"
+    );
+    for m in &opts.external {
+        anyhow::ensure!(
+            scenario.participants.contains(m),
+            "--external {m}: not a participant of the scenario ({})",
+            codes(&scenario.participants)
+        );
+    }
+    let (mut traffic_rng, _) = plan::streams(seed);
+    let plan = plan::plan(scenario, &mut traffic_rng);
+
+    // Ports first: every host the run runs gets one for the whole run.
+    let mut addrs = BTreeMap::new();
+    let hub_addr = match &opts.hub {
+        Some(url) => resolve(url).await?,
+        None => {
+            let l = TcpListener::bind(opts.listen)
+                .await
+                .with_context(|| format!("cannot listen on {}", opts.listen))?;
+            let a = l.local_addr()?;
+            addrs.insert(Host::Hub, a);
+            a
+        }
+    };
+    for &m in &scenario.participants {
+        if !opts.external.contains(&m) {
+            let l = TcpListener::bind("127.0.0.1:0").await?;
+            addrs.insert(Host::Node(m), l.local_addr()?);
+        }
+    }
+
+    let directory = Directory::fixed(addrs.iter().filter_map(|(h, a)| match h {
+        Host::Node(m) => Some((
+            *m,
+            format!("http://{a}"),
+            Peer::at(&format!("http://{a}").parse().ok()?, scenario.rpc),
+        )),
+        Host::Hub => None,
+    }));
+    if opts.hub.is_none() && !opts.external.is_empty() {
+        wait_for_externals(&directory, &opts.external, hub_addr, &say, scenario).await?;
+    } else if !opts.external.is_empty() {
+        say(&format!(
+            "playing against the hub at {hub_addr}: make sure {} has joined it (this run \
+             cannot see its registrations)",
+            codes(&opts.external)
+        ));
+    }
+
+    let start = Instant::now();
+    let clock = TokioClock::new(start, scenario.epoch()).sped_up(opts.speed);
+    let log = Log::new(Arc::new(clock), sink);
+    log.record(EventBody::Started {
+        process: format!("run --live --speed {}", opts.speed),
+        wall: super::journal::rfc3339(super::wall_now()),
+    });
+    let links = Links::new(scenario.topology.clone(), opts.speed);
+    let hub = opts.hub.is_none().then(|| {
+        let policy = Policy::new(scenario.policy, scenario.participants.iter().copied());
+        Arc::new(
+            HubHost::new(Hub::new(policy, scenario.delivery), log.clone())
+                .with_remote(opts.external.iter().copied()),
+        )
+    });
+    let nodes = addrs
+        .keys()
+        .filter_map(|h| match h {
+            Host::Node(m) => {
+                let host = NodeHost::new(Node::new(*m, scenario.publish), log.clone());
+                let host = if opts.hub.is_some() {
+                    host.with_remote_hub()
+                } else {
+                    host
+                };
+                Some((*m, Arc::new(host)))
+            }
+            Host::Hub => None,
+        })
+        .collect();
+    let world = World {
+        links,
+        clock,
+        rpc: scenario.rpc,
+        hub,
+        directory,
+        nodes,
+        addrs,
+        hub_addr,
+    };
+
+    let hosts = Arc::new(tokio::sync::Mutex::new(Hosts::default()));
+    {
+        let mut h = hosts.lock().await;
+        for host in world.addrs.keys().copied().collect::<Vec<_>>() {
+            let handle = world.start(host, &mut h.tasks).await?;
+            h.running.insert(host, handle);
+        }
+    }
+    say(&format!(
+        "playing {} live at {}× ({} of scenario time in {} real){}",
+        scenario.name,
+        opts.speed,
+        crate::format::human(scenario.duration.as_millis() as u64),
+        crate::format::human(clock.real(scenario.duration).as_millis() as u64),
+        match &opts.hub {
+            Some(_) => format!("; hub {hub_addr}"),
+            None => format!("; hub on {hub_addr}"),
+        }
+    ));
+
+    let mut drivers = JoinSet::new();
+    drivers.spawn(inject(world.clone(), scenario.clone(), plan.clone()));
+    for f in &scenario.faults {
+        drivers.spawn(fault(world.clone(), hosts.clone(), log.clone(), *f));
+    }
+    let end = async {
+        tokio::time::sleep_until(at(&clock, scenario.duration)).await;
+        let deadline = at(&clock, scenario.duration + scenario.drain);
+        while !world.settled() && Instant::now() < deadline {
+            tokio::time::sleep(
+                clock
+                    .real(Duration::from_secs(1))
+                    .min(deadline - Instant::now()),
+            )
+            .await;
+        }
+    };
+    tokio::select! {
+        () = end => {}
+        () = stop => say("stopped early (Ctrl-C): the run directory holds what happened so far"),
+    }
+    let end = Duration::from_millis(clock.t());
+    drivers.abort_all();
+    hosts.lock().await.tasks.abort_all();
+    Ok(Played { seed, plan, end })
+}
+
+/// The tokio instant at run time `t`.
+fn at(clock: &TokioClock, t: Duration) -> Instant {
+    clock.instant_at(clock.origin().after(t))
+}
+
+fn codes(ms: &[Ministry]) -> String {
+    ms.iter().map(|m| m.code()).collect::<Vec<_>>().join(", ")
+}
+
+/// The socket address of a hub URL, looked up.
+async fn resolve(url: &Address) -> anyhow::Result<SocketAddr> {
+    let text = url.to_string();
+    let authority = text.split_once("://").map_or(text.as_str(), |(_, r)| r);
+    tokio::net::lookup_host(authority)
+        .await
+        .with_context(|| format!("cannot resolve {url}"))?
+        .next()
+        .with_context(|| format!("{url} resolves to no address"))
+}
+
+/// The run's own hub, up for registrations only, until every external
+/// node has registered; says what to start, and repeats it while waiting.
+async fn wait_for_externals(
+    directory: &Directory,
+    external: &[Ministry],
+    hub_addr: SocketAddr,
+    say: &Say,
+    scenario: &Scenario,
+) -> anyhow::Result<()> {
+    let log = Log::new(
+        Arc::new(super::wall_clock()),
+        Arc::new(crate::events::Recorder::new()),
+    );
+    let policy = Policy::new(scenario.policy, scenario.participants.iter().copied());
+    let host = Arc::new(HubHost::new(Hub::new(policy, scenario.delivery), log));
+    let listener = bind_again(hub_addr).await?;
+    let rpc = scenario.rpc;
+    let dialer: transport::Dialer = Arc::new(move |_, a| Peer::at(a, rpc));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let server = tokio::spawn(transport::serve_hub(
+        host,
+        directory.clone(),
+        Some(dialer),
+        super::incoming(listener),
+        super::stopped(stop_rx),
+    ));
+    let joined = |d: &Directory| {
+        let nodes = d.nodes();
+        external
+            .iter()
+            .filter(|m| !nodes.iter().any(|(n, _, live)| n == *m && *live))
+            .copied()
+            .collect::<Vec<_>>()
+    };
+    let mut waiting = joined(directory);
+    let mut last_said = None::<Instant>;
+    while !waiting.is_empty() {
+        if last_said.is_none_or(|t| t.elapsed() > Duration::from_secs(15)) {
+            for m in &waiting {
+                say(&format!(
+                    "waiting for {m} to join: start its node, e.g. `gcif-sim node --ministry {m} \
+                     --hub http://{hub_addr}` (Ctrl-C gives up)"
+                ));
+            }
+            last_said = Some(Instant::now());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let now_waiting = joined(directory);
+        for m in waiting.iter().filter(|m| !now_waiting.contains(m)) {
+            say(&format!("{m} joined"));
+        }
+        waiting = now_waiting;
+    }
+    let _ = stop_tx.send(true);
+    let _ = server.await;
+    Ok(())
+}
+
+/// Hands each planned message to its node at its time (skipping those of
+/// external nodes, whose operators send their own).
+async fn inject(world: World, scenario: Scenario, plan: Vec<Planned>) {
+    for p in plan {
+        tokio::time::sleep_until(at(&world.clock, p.at)).await;
+        let Some(node) = world.nodes.get(&p.envelope.originator) else {
+            tracing::info!(msg = %p.envelope.id, "left to the external node");
+            continue;
+        };
+        let label = p.inject.and_then(|i| scenario.injects[i].label.clone());
+        node.submit(Envelope::clone(&p.envelope), label);
+    }
+}
+
+/// Plays one fault for real: logs it, carries out what it can, logs what
+/// it cannot, and heals it at its end.
+async fn fault(world: World, hosts: Arc<tokio::sync::Mutex<Hosts>>, log: Log, f: Fault) {
+    let (kind, targets) = match f.action {
+        FaultAction::Partition(a, b) => (FaultKind::Partition, vec![a, b]),
+        FaultAction::Degrade(a, b, _) => (FaultKind::Degrade, vec![a, b]),
+        FaultAction::Crash(h) => (FaultKind::Crash, vec![h]),
+    };
+    tokio::time::sleep_until(at(&world.clock, f.at)).await;
+    let until = f.at + f.lasts;
+    log.record(EventBody::Fault {
+        fault: kind,
+        targets: targets.clone(),
+        until_t: until.as_millis() as u64,
+    });
+    let reach = match f.action {
+        FaultAction::Partition(a, b) | FaultAction::Degrade(a, b, _) => {
+            Links::reach(a, b, |h| world.local(h))
+        }
+        FaultAction::Crash(h) if world.local(h) => Reach::Full,
+        FaultAction::Crash(h) => Reach::None(format!("{} does not run in this process", h.name())),
+    };
+    if let Reach::Part(reason) | Reach::None(reason) = &reach {
+        log.record(EventBody::FaultNotCarriedOut {
+            fault: kind,
+            targets: targets.clone(),
+            reason: reason.clone(),
+        });
+    }
+    let carried = !matches!(reach, Reach::None(_));
+    if carried {
+        match f.action {
+            FaultAction::Partition(a, b) => world.links.partition(a, b),
+            FaultAction::Degrade(a, b, l) => world.links.degrade(a, b, l),
+            FaultAction::Crash(h) => crash(&world, &hosts, h).await,
+        }
+    }
+    tokio::time::sleep_until(at(&world.clock, until)).await;
+    if carried {
+        match f.action {
+            FaultAction::Partition(a, b) => world.links.heal_partition(a, b),
+            FaultAction::Degrade(a, b, l) => world.links.heal_degrade(a, b, l),
+            FaultAction::Crash(h) => restart(&world, &hosts, h).await,
+        }
+    }
+    log.record(EventBody::Healed {
+        fault: kind,
+        targets,
+    });
+}
+
+async fn crash(world: &World, hosts: &tokio::sync::Mutex<Hosts>, host: Host) {
+    let mut h = hosts.lock().await;
+    let n = h.crashes.entry(host).or_insert(0);
+    *n += 1;
+    if *n == 1 {
+        if let Some(handle) = h.running.remove(&host) {
+            handle.abort();
+        }
+        world.links.cut_host(host);
+    }
+}
+
+async fn restart(world: &World, hosts: &tokio::sync::Mutex<Hosts>, host: Host) {
+    let mut h = hosts.lock().await;
+    let n = h.crashes.entry(host).or_insert(1);
+    *n = n.saturating_sub(1);
+    if *n > 0 {
+        return;
+    }
+    match host {
+        Host::Hub => {
+            if let Some(hub) = &world.hub {
+                hub.on_restart();
+            }
+        }
+        Host::Node(m) => world.nodes[&m].on_restart(),
+    }
+    let tasks = &mut h.tasks;
+    match world.start(host, tasks).await {
+        Ok(handle) => {
+            h.running.insert(host, handle);
+        }
+        Err(e) => tracing::error!(%e, host = host.name(), "cannot restart"),
+    }
+}
