@@ -7,9 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
-use std::sync::Arc;
-
-use crate::events::{Event, EventBody, EventSink, FanOut, Recorder};
+use crate::events::{Event, EventBody};
 use crate::plan::Planned;
 use crate::policy::Policy;
 use crate::report::rundir::{self, Message, RunDirError};
@@ -37,30 +35,8 @@ pub fn play(scenario: &Scenario, seed: u64, progress: Option<Progress>) -> Resul
     Ok(finish(scenario, sim::run(scenario, seed, progress)?))
 }
 
-/// Plays `scenario` live (see [`crate::live::play`]), streaming its events
-/// to `sink` as well, then checks and summarises it as a simulated run is.
-pub async fn play_live(
-    scenario: &Scenario,
-    seed: u64,
-    opts: &crate::live::play::LiveOptions,
-    sink: Arc<dyn EventSink>,
-    say: crate::live::play::Say,
-    stop: impl Future<Output = ()>,
-) -> anyhow::Result<Run> {
-    let recorder = Arc::new(Recorder::new());
-    let both = Arc::new(FanOut::new(vec![recorder.clone(), sink]));
-    let played = crate::live::play::play(scenario, seed, opts, both, say, stop).await?;
-    let output = sim::RunOutput {
-        seed,
-        events: recorder.take(),
-        plan: played.plan,
-        end: played.end,
-    };
-    Ok(finish(scenario, output))
-}
-
 /// Checks the expectations of a played run and summarises it.
-fn finish(scenario: &Scenario, output: sim::RunOutput) -> Run {
+pub fn finish(scenario: &Scenario, output: sim::RunOutput) -> Run {
     let seed = output.seed;
     let verdicts = check_expectations(scenario, &output.plan, &output.events);
     let end_t = output.end.as_millis() as u64;

@@ -127,6 +127,8 @@ pub fn hub(args: HubArgs) -> ExitCode {
         delivery: Default::default(),
     };
     let result = runtime().and_then(|rt| {
+        let _entered = rt.enter();
+        let stop = live::shutdown_signal();
         rt.block_on(live::hub::run(
             opts.clone(),
             |bound| {
@@ -146,7 +148,7 @@ pub fn hub(args: HubArgs) -> ExitCode {
                     bound.grpc
                 );
             },
-            live::shutdown_signal(),
+            stop,
         ))
     });
     match result {
@@ -206,6 +208,8 @@ pub fn node(args: NodeArgs) -> ExitCode {
         publish: Default::default(),
     };
     let result = runtime().and_then(|rt| {
+        let _entered = rt.enter();
+        let stop = live::shutdown_signal();
         rt.block_on(live::node::run(
             opts,
             tap,
@@ -217,7 +221,7 @@ pub fn node(args: NodeArgs) -> ExitCode {
                     args.hub
                 )
             },
-            live::shutdown_signal(),
+            stop,
         ))
     });
     match result {
@@ -264,13 +268,14 @@ pub fn send(args: SendArgs) -> ExitCode {
     let quiet = args.json || !std::io::stderr().is_terminal();
     let sent = match runtime() {
         Ok(rt) => rt.block_on(async {
+            let stop = live::shutdown_signal();
             tokio::select! {
                 sent = live::send::send(&args.hub, &envelope, Default::default(), args.give_up, |attempt, error| {
                     if !quiet || attempt == 1 {
                         eprintln!("gcif-sim send: hub {} did not answer ({error}); retrying", args.hub);
                     }
                 }) => Some(sent),
-                () = live::shutdown_signal() => None,
+                () = stop => None,
             }
         }),
         Err(e) => return failed(e),
@@ -388,13 +393,15 @@ pub fn run_live(
     };
     let say: live::play::Say = Arc::new(|line: &str| eprintln!("gcif-sim run --live: {line}"));
     let rt = runtime()?;
-    let run = rt.block_on(gcif_sim::run::play_live(
+    let _entered = rt.enter();
+    let stop = live::shutdown_signal();
+    let run = rt.block_on(live::play::play_checked(
         &scenario,
         seed,
         &opts,
         stream.clone(),
         say,
-        live::shutdown_signal(),
+        stop,
     ))?;
     stream
         .finish()

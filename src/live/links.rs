@@ -101,8 +101,8 @@ impl Links {
         match (local(hub), local(node)) {
             (_, true) => Reach::Full,
             (true, false) => Reach::Part(format!(
-                "{} is external: the hub's deliveries to it are cut, but its own publishes \
-                 to the hub cannot be",
+                "{} is external: the hub's deliveries to it and the run's publishes on its \
+                 behalf are cut, but what its own node sends the hub cannot be",
                 node.name()
             )),
             (false, false) => Reach::None(format!(

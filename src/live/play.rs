@@ -249,19 +249,20 @@ pub async fn play(
                 .with_remote(opts.external.iter().copied()),
         )
     });
-    let nodes = addrs
-        .keys()
-        .filter_map(|h| match h {
-            Host::Node(m) => {
-                let host = NodeHost::new(Node::new(*m, scenario.publish), log.clone());
-                let host = if opts.hub.is_some() {
-                    host.with_remote_hub()
-                } else {
-                    host
-                };
-                Some((*m, Arc::new(host)))
-            }
-            Host::Hub => None,
+    // Every participant has a node host here: a whole node for those the run
+    // runs; for an external one, its operator's outbox only (the run publishes
+    // its scripted messages for it; its own node receives its deliveries).
+    let nodes = scenario
+        .participants
+        .iter()
+        .map(|&m| {
+            let host = NodeHost::new(Node::new(m, scenario.publish), log.clone());
+            let host = if opts.hub.is_some() {
+                host.with_remote_hub()
+            } else {
+                host
+            };
+            (m, Arc::new(host))
         })
         .collect();
     let world = World {
@@ -282,6 +283,21 @@ pub async fn play(
             let handle = world.start(host, &mut h.tasks).await?;
             h.running.insert(host, handle);
         }
+        for m in &opts.external {
+            let hub = world.peer(Host::Node(*m), Host::Hub, world.hub_addr);
+            h.tasks.spawn(transport::node_publish_loop(
+                world.nodes[m].clone(),
+                world.clock,
+                hub,
+            ));
+        }
+    }
+    if !opts.external.is_empty() {
+        say(&format!(
+            "the run publishes the scripted messages of {} for it; its own node receives \
+             its deliveries",
+            codes(&opts.external)
+        ));
     }
     say(&format!(
         "playing {} live at {}× ({} of scenario time in {} real){}",
@@ -320,6 +336,28 @@ pub async fn play(
     drivers.abort_all();
     hosts.lock().await.tasks.abort_all();
     Ok(Played { seed, plan, end })
+}
+
+/// Plays `scenario` live (see [`play`]), streaming its events to `sink` as
+/// well, then checks and summarises it as a simulated run is.
+pub async fn play_checked(
+    scenario: &Scenario,
+    seed: u64,
+    opts: &LiveOptions,
+    sink: Arc<dyn EventSink>,
+    say: Say,
+    stop: impl Future<Output = ()>,
+) -> anyhow::Result<crate::run::Run> {
+    let recorder = Arc::new(crate::events::Recorder::new());
+    let both = Arc::new(crate::events::FanOut::new(vec![recorder.clone(), sink]));
+    let played = play(scenario, seed, opts, both, say, stop).await?;
+    let output = crate::sim::RunOutput {
+        seed,
+        events: recorder.take(),
+        plan: played.plan,
+        end: played.end,
+    };
+    Ok(crate::run::finish(scenario, output))
 }
 
 /// The tokio instant at run time `t`.
@@ -400,17 +438,15 @@ async fn wait_for_externals(
     Ok(())
 }
 
-/// Hands each planned message to its node at its time (skipping those of
-/// external nodes, whose operators send their own).
+/// Hands each planned message to its node (or, for an external node, to
+/// its operator's outbox) at its time.
 async fn inject(world: World, scenario: Scenario, plan: Vec<Planned>) {
     for p in plan {
         tokio::time::sleep_until(at(&world.clock, p.at)).await;
-        let Some(node) = world.nodes.get(&p.envelope.originator) else {
-            tracing::info!(msg = %p.envelope.id, "left to the external node");
-            continue;
-        };
         let label = p.inject.and_then(|i| scenario.injects[i].label.clone());
-        node.submit(Envelope::clone(&p.envelope), label);
+        if let Some(node) = world.nodes.get(&p.envelope.originator) {
+            node.submit(Envelope::clone(&p.envelope), label);
+        }
     }
 }
 
