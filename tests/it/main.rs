@@ -11,6 +11,7 @@ mod live_procs;
 mod msel;
 mod policy;
 mod procs;
+mod python_node;
 mod report;
 mod scenarios;
 mod support;
