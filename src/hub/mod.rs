@@ -557,4 +557,65 @@ mod tests {
         let due = h.poll(Timestamp(0));
         assert_eq!(due.iter().filter(|d| d.to == UsDhs).count(), 2);
     }
+
+    #[test]
+    fn ids_are_unique_per_originator() {
+        let mut h = hub();
+        let theirs = h.on_publish(Timestamp(0), alert("GT-MINGOB-000777", HnSeds));
+        assert!(matches!(
+            theirs,
+            PublishOutcome::Refused {
+                refusal: Refusal::Forbidden(_),
+                ..
+            }
+        ));
+        // GT-MINGOB's own message with that id is not blocked by it.
+        let own = h.on_publish(Timestamp(1), alert("GT-MINGOB-000777", GtMingob));
+        assert!(matches!(own, PublishOutcome::Accepted { first: true, .. }));
+    }
+
+    #[test]
+    fn corrected_content_under_a_refused_id_is_decided_afresh() {
+        let mut h = hub();
+        let mut red = alert("HN-SEDS-9", HnSeds);
+        red.handling = Handling::Red;
+        assert!(matches!(
+            h.on_publish(Timestamp(0), red),
+            PublishOutcome::Refused { first: true, .. }
+        ));
+        let fixed = h.on_publish(Timestamp(5), alert("HN-SEDS-9", HnSeds));
+        assert!(
+            matches!(fixed, PublishOutcome::Accepted { first: true, .. }),
+            "{fixed:?}"
+        );
+    }
+
+    #[test]
+    fn an_update_never_reaches_a_recipient_before_what_it_updates() {
+        let mut h = hub();
+        h.on_publish(Timestamp(0), alert("HN-SEDS-1", HnSeds));
+        let first = h.poll(Timestamp(0));
+        let to_gt = first.iter().find(|d| d.to == GtMingob).unwrap().clone();
+        h.on_failed(Timestamp(10), GtMingob, to_gt.seq);
+        let mut update = alert("HN-SEDS-2", HnSeds);
+        update.message_type = MessageType::Update;
+        update.references = vec!["HN-SEDS-1".into()];
+        h.on_publish(Timestamp(20), update);
+        // After the backoff, GT-MINGOB gets the alert and not yet the update.
+        let due: Vec<_> = h
+            .poll(Timestamp(5_000))
+            .into_iter()
+            .filter(|d| d.to == GtMingob)
+            .collect();
+        assert_eq!(due.len(), 1);
+        assert_eq!(due[0].envelope.id, "HN-SEDS-1".into());
+        h.on_acked(Timestamp(5_010), GtMingob, due[0].seq);
+        let next: Vec<_> = h
+            .poll(Timestamp(5_010))
+            .into_iter()
+            .filter(|d| d.to == GtMingob)
+            .map(|d| d.envelope.id)
+            .collect();
+        assert_eq!(next, ["HN-SEDS-2".into()] as [MessageId; 1]);
+    }
 }

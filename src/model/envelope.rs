@@ -646,4 +646,24 @@ mod tests {
         e.kind = Kind::CaravanAlert;
         assert!(e.validate(Timestamp(0)).unwrap_err().0.contains("payload"));
     }
+
+    #[test]
+    fn country_codes_are_the_assigned_ones_and_created_is_not_far_ahead() {
+        assert_eq!(super::ISO_3166_ALPHA2.split_ascii_whitespace().count(), 249);
+        for ok in ["HN", "GT", "SV", "MX", "US", "CR", "PA", "BZ", "CO"] {
+            assert!(is_country_code(ok), "{ok}");
+        }
+        for bad in ["ZZ", "UK", "hn", "HND", ""] {
+            assert!(!is_country_code(bad), "{bad}");
+        }
+        let mut e = cargo(0.5);
+        e.created = Timestamp(1_000 + 25 * 3_600_000);
+        let err = e.validate(Timestamp(1_000)).unwrap_err();
+        assert!(err.0.contains("ahead of the hub's clock"), "{err:?}");
+        e.created = Timestamp(1_000 + 3_600_000);
+        assert!(
+            e.validate(Timestamp(1_000)).is_ok(),
+            "an hour of skew is tolerated"
+        );
+    }
 }

@@ -28,6 +28,7 @@ fn every_shipped_scenario_meets_its_expectations() {
         let seed = scenario.seed.unwrap_or(gcif_sim::sim::DEFAULT_SEED);
         let played = play_scenario(scenario, seed);
         played.assert_passed();
+        assert_causal_order(&played);
         let (accepted, deliveries) = audit(&played.out.events, seed);
         assert!(
             accepted > 0 && deliveries > accepted,
@@ -101,5 +102,48 @@ fn schema_is_json_schema() {
             .unwrap()
             .iter()
             .any(|r| r == "duration")
+    );
+}
+
+/// No recipient gets an UPDATE or CANCEL before the message it refers to
+/// (when it gets both), as the `.proto` promises.
+fn assert_causal_order(played: &crate::support::Played) {
+    use gcif_sim::events::EventBody;
+    use std::collections::BTreeMap;
+    let mut first = BTreeMap::new();
+    for e in &played.out.events {
+        if let EventBody::Delivered { msg, to, .. } = &e.body {
+            first.entry((msg.clone(), *to)).or_insert(e.t);
+        }
+    }
+    let mut checked = 0;
+    for p in &played.out.plan {
+        for r in &p.envelope.references {
+            for ((msg, to), t) in
+                first.range((p.envelope.id.clone(), gcif_sim::model::Ministry::UsDhs)..)
+            {
+                if *msg != p.envelope.id {
+                    break;
+                }
+                if let Some(t_ref) = first.get(&(r.clone(), *to)) {
+                    assert!(
+                        t_ref <= t,
+                        "{}: {to} got {msg} at t={t} before {r} (t={t_ref})",
+                        played.scenario.name
+                    );
+                    checked += 1;
+                }
+            }
+        }
+    }
+    let threads = played
+        .out
+        .plan
+        .iter()
+        .any(|p| !p.envelope.references.is_empty());
+    assert!(
+        !threads || checked > 0,
+        "{}: no update was checked",
+        played.scenario.name
     );
 }
