@@ -25,14 +25,17 @@ fn bad<T>(s: impl Into<String>) -> Result<T, WireError> {
     Err(WireError(s.into()))
 }
 
-fn ts_to_wire(t: Timestamp) -> prost_types::Timestamp {
+pub(crate) fn ts_to_wire(t: Timestamp) -> prost_types::Timestamp {
     prost_types::Timestamp {
         seconds: t.0.div_euclid(1000),
         nanos: (t.0.rem_euclid(1000) * 1_000_000) as i32,
     }
 }
 
-fn ts_from_wire(field: &str, t: &prost_types::Timestamp) -> Result<Timestamp, WireError> {
+pub(crate) fn ts_from_wire(
+    field: &str,
+    t: &prost_types::Timestamp,
+) -> Result<Timestamp, WireError> {
     if !(0..1_000_000_000).contains(&t.nanos) {
         return bad(format!("{field}: nanos {} out of range", t.nanos));
     }

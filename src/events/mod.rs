@@ -187,6 +187,13 @@ impl Log {
         tracing::debug!(target: "gcif_sim::events", t = event.t, body = ?event.body);
         self.sink.write(event);
     }
+
+    /// Records `body` as having happened at run time `t` (something learnt
+    /// after the fact, such as a remote hub's delivery receipt). The log is
+    /// then out of order until its reader sorts it by `t`.
+    pub fn record_at(&self, t: u64, body: EventBody) {
+        self.sink.write(Event { t, body });
+    }
 }
 
 /// Writes `events` as JSON lines.

@@ -187,12 +187,12 @@ impl HubHost {
             }
             Transmission::Refused(reason) => {
                 tracing::warn!(msg = %d.envelope.id, to = %d.to, reason, "recipient refused delivery");
+                h.on_refused_by_recipient(d.to, d.seq, &reason);
                 self.log.record(EventBody::Undeliverable {
                     msg: d.envelope.id.clone(),
                     to: d.to,
                     reason,
                 });
-                h.on_refused_by_recipient(d.to, d.seq);
             }
             Transmission::Failed(error) | Transmission::Erred(error) => {
                 tracing::debug!(msg = %d.envelope.id, to = %d.to, attempt = d.attempt, error, "delivery failed");

@@ -32,8 +32,9 @@ pub struct NodeHost {
     me: Ministry,
     tap: Option<Tap>,
     /// The hub writes its events elsewhere (another process): this node
-    /// records the hub's answers to its publishes as `accepted` / `rejected`.
-    remote_hub: bool,
+    /// records the hub's answers to its publishes as `accepted` / `rejected`,
+    /// naming only the recipients among these participants (the run's).
+    remote_hub: Option<Vec<Ministry>>,
     state: std::sync::Mutex<State>,
     log: Log,
     /// Fires when a message was submitted or a publish ended.
@@ -46,7 +47,7 @@ impl NodeHost {
         NodeHost {
             me: node.ministry(),
             tap: None,
-            remote_hub: false,
+            remote_hub: None,
             state: std::sync::Mutex::new(State {
                 node,
                 labels: BTreeMap::new(),
@@ -65,9 +66,10 @@ impl NodeHost {
 
     /// The same host, recording the hub's answers to its publishes as
     /// `accepted` and `rejected` events, because the hub (another process)
-    /// writes its own log elsewhere.
-    pub fn with_remote_hub(mut self) -> NodeHost {
-        self.remote_hub = true;
+    /// writes its own log elsewhere. Recipients outside `participants` (the
+    /// hub may serve more ministries than the run) are left out of them.
+    pub fn with_remote_hub(mut self, participants: impl IntoIterator<Item = Ministry>) -> NodeHost {
+        self.remote_hub = Some(participants.into_iter().collect());
         self
     }
 
@@ -133,12 +135,18 @@ impl NodeHost {
         let mut s = lock(&self.state);
         match result {
             Transmission::Answered(recipients) => {
-                if self.remote_hub && s.node.outcome(&p.envelope.id).is_none() {
+                if let Some(ours) = &self.remote_hub
+                    && s.node.outcome(&p.envelope.id).is_none()
+                {
                     self.log.record(EventBody::Accepted {
                         msg: p.envelope.id.clone(),
                         kind: p.envelope.kind,
                         from: self.me,
-                        recipients: recipients.clone(),
+                        recipients: recipients
+                            .iter()
+                            .filter(|r| ours.contains(r))
+                            .copied()
+                            .collect(),
                         withheld: Vec::new(),
                         redacted: Vec::new(),
                     });
@@ -148,7 +156,7 @@ impl NodeHost {
             }
             Transmission::Refused(reason) => {
                 tracing::info!(msg = %p.envelope.id, reason, "publish refused");
-                if self.remote_hub && s.node.outcome(&p.envelope.id).is_none() {
+                if self.remote_hub.is_some() && s.node.outcome(&p.envelope.id).is_none() {
                     self.log.record(EventBody::Rejected {
                         msg: p.envelope.id.clone(),
                         from: self.me,

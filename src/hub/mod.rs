@@ -116,6 +116,25 @@ impl Causal for Queued {
     }
 }
 
+/// Where a message stands with one recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Standing {
+    /// Not yet acknowledged.
+    Pending,
+    /// Acknowledged at `at`, after `attempts` attempts.
+    Delivered { at: Timestamp, attempts: u32 },
+    /// Refused by the recipient for good.
+    Undeliverable { reason: String, attempts: u32 },
+}
+
+/// What the hub knows of one message: refused (why), or accepted and where
+/// it stands with each recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tracked {
+    Refused(String),
+    Accepted(Vec<(Ministry, Standing)>),
+}
+
 /// The hub's state.
 #[derive(Debug, Clone)]
 pub struct Hub {
@@ -125,6 +144,8 @@ pub struct Hub {
     records: BTreeMap<MessageId, Record>,
     /// Messages still to be acknowledged, per recipient.
     queues: BTreeMap<Ministry, RetryQueue<Queued>>,
+    /// How deliveries ended, per message and recipient.
+    ended: BTreeMap<MessageId, BTreeMap<Ministry, Standing>>,
 }
 
 impl Hub {
@@ -139,6 +160,7 @@ impl Hub {
             config,
             records: BTreeMap::new(),
             queues,
+            ended: BTreeMap::new(),
         }
     }
 
@@ -316,8 +338,34 @@ impl Hub {
 
     /// The recipient acknowledged delivery `seq`.
     pub fn on_acked(&mut self, now: Timestamp, to: Ministry, seq: Seq) {
-        if let Some(q) = self.queues.get_mut(&to) {
-            q.succeeded(now, seq);
+        if let Some((item, attempts)) = self.queues.get_mut(&to).and_then(|q| q.succeeded(now, seq))
+        {
+            self.ended
+                .entry(item.id)
+                .or_default()
+                .insert(to, Standing::Delivered { at: now, attempts });
+        }
+    }
+
+    /// Where message `id` stands, if the hub has been given it.
+    pub fn track(&self, id: &MessageId) -> Option<Tracked> {
+        match self.records.get(id)? {
+            Record::Refused { refusal, .. } => Some(Tracked::Refused(refusal.reason().to_string())),
+            Record::Accepted { recipients, .. } => {
+                let ended = self.ended.get(id);
+                Some(Tracked::Accepted(
+                    recipients
+                        .iter()
+                        .map(|m| {
+                            let standing = ended
+                                .and_then(|e| e.get(m))
+                                .cloned()
+                                .unwrap_or(Standing::Pending);
+                            (*m, standing)
+                        })
+                        .collect(),
+                ))
+            }
         }
     }
 
@@ -338,11 +386,17 @@ impl Hub {
         }
     }
 
-    /// The recipient refused delivery `seq` for good (malformed, too large,
-    /// not implemented): it will not be retried.
-    pub fn on_refused_by_recipient(&mut self, to: Ministry, seq: Seq) {
-        if let Some(q) = self.queues.get_mut(&to) {
-            q.abandon(seq);
+    /// The recipient refused delivery `seq` for good (malformed, too
+    /// large): it will not be retried.
+    pub fn on_refused_by_recipient(&mut self, to: Ministry, seq: Seq, reason: &str) {
+        if let Some((item, attempts)) = self.queues.get_mut(&to).and_then(|q| q.abandon(seq)) {
+            self.ended.entry(item.id).or_default().insert(
+                to,
+                Standing::Undeliverable {
+                    reason: reason.to_string(),
+                    attempts,
+                },
+            );
         }
     }
 

@@ -235,6 +235,7 @@ pub async fn play(
     }
 
     let start = Instant::now();
+    let wall_start = super::wall_now();
     let clock = TokioClock::new(start, scenario.epoch()).sped_up(opts.speed);
     let log = Log::new(Arc::new(clock), sink);
     log.record(EventBody::Started {
@@ -258,7 +259,7 @@ pub async fn play(
         .map(|&m| {
             let host = NodeHost::new(Node::new(m, scenario.publish), log.clone());
             let host = if opts.hub.is_some() {
-                host.with_remote_hub()
+                host.with_remote_hub(scenario.participants.iter().copied())
             } else {
                 host
             };
@@ -327,6 +328,16 @@ pub async fn play(
             )
             .await;
         }
+        if opts.hub.is_some() && !opts.external.is_empty() {
+            let tracker = Tracker {
+                world: &world,
+                external: &opts.external,
+                log: &log,
+                wall_start,
+                speed: opts.speed,
+            };
+            tracker.collect(&plan, deadline).await;
+        }
     };
     tokio::select! {
         () = end => {}
@@ -351,13 +362,113 @@ pub async fn play_checked(
     let recorder = Arc::new(crate::events::Recorder::new());
     let both = Arc::new(crate::events::FanOut::new(vec![recorder.clone(), sink]));
     let played = play(scenario, seed, opts, both, say, stop).await?;
+    let mut events = recorder.take();
+    // Receipts learnt after the fact were logged late: back in time order.
+    events.sort_by_key(|e| e.t);
     let output = crate::sim::RunOutput {
         seed,
-        events: recorder.take(),
+        events,
         plan: played.plan,
         end: played.end,
     };
     Ok(crate::run::finish(scenario, output))
+}
+
+/// Against a hub the run does not run, the deliveries to external nodes are
+/// learnt from the hub (`Hub.Track`) and logged as `delivered` at the run
+/// time of the hub's acknowledgement.
+struct Tracker<'a> {
+    world: &'a World,
+    external: &'a [Ministry],
+    log: &'a Log,
+    /// The wall-clock time of the run's t=0.
+    wall_start: crate::model::Timestamp,
+    speed: f64,
+}
+
+impl Tracker<'_> {
+    /// Asks the hub about every accepted message with an external
+    /// recipient until none is pending or `deadline` passes; logs what it
+    /// learnt.
+    async fn collect(&self, plan: &[Planned], deadline: Instant) {
+        let hub = self.world.peer(Host::Hub, Host::Hub, self.world.hub_addr);
+        let mut waiting: Vec<&Planned> = plan
+            .iter()
+            .filter(|p| {
+                self.world.nodes[&p.envelope.originator].inspect(|n| {
+                    matches!(n.outcome(&p.envelope.id), Some(crate::node::Outcome::Accepted { recipients })
+                        if recipients.iter().any(|r| self.external.contains(r)))
+                })
+            })
+            .collect();
+        let mut logged = std::collections::BTreeSet::new();
+        while !waiting.is_empty() {
+            let mut still = Vec::new();
+            for p in waiting {
+                match transport::track(&hub, &p.envelope.id.0).await {
+                    Ok(Some(crate::hub::Tracked::Accepted(standings))) => {
+                        let mut pending = false;
+                        for (m, s) in standings
+                            .into_iter()
+                            .filter(|(m, _)| self.external.contains(m))
+                        {
+                            match s {
+                                crate::hub::Standing::Pending => pending = true,
+                                crate::hub::Standing::Delivered { at, .. } => {
+                                    if logged.insert((p.envelope.id.clone(), m)) {
+                                        self.delivered(p, m, at);
+                                    }
+                                }
+                                crate::hub::Standing::Undeliverable { reason, .. } => {
+                                    if logged.insert((p.envelope.id.clone(), m)) {
+                                        self.log.record(EventBody::Undeliverable {
+                                            msg: p.envelope.id.clone(),
+                                            to: m,
+                                            reason,
+                                        });
+                                    }
+                                }
+                            }
+                        }
+                        if pending {
+                            still.push(p);
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(msg = %p.envelope.id, e, "cannot track");
+                        still.push(p);
+                    }
+                }
+            }
+            waiting = still;
+            if waiting.is_empty() || Instant::now() >= deadline {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Logs `p` as delivered to `to` when the hub (on the wall clock) got
+    /// the acknowledgement at `acked`.
+    fn delivered(&self, p: &Planned, to: Ministry, acked: crate::model::Timestamp) {
+        let real = Duration::from_millis(acked.since(self.wall_start));
+        let t = if self.speed == 1.0 {
+            real
+        } else {
+            real.mul_f64(self.speed)
+        };
+        let t = t.max(p.at);
+        self.log.record_at(
+            t.as_millis() as u64,
+            EventBody::Delivered {
+                msg: p.envelope.id.clone(),
+                kind: p.envelope.kind,
+                to,
+                latency_ms: (t - p.at).as_millis() as u64,
+            },
+        );
+    }
 }
 
 /// The tokio instant at run time `t`.

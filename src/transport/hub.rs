@@ -17,7 +17,7 @@ use super::{
 use crate::config::MAX_RPC_BYTES;
 use crate::events::TokioClock;
 use crate::host::{Acked, HubHost, Transmission, lock};
-use crate::hub::Refusal;
+use crate::hub::{Refusal, Standing, Tracked};
 use crate::model::Ministry;
 use crate::wire::{self, hub_server::HubServer, ministry_client::MinistryClient};
 
@@ -66,6 +66,55 @@ impl wire::hub_server::Hub for HubService {
             Err(Refusal::Forbidden(r)) => Err(Status::permission_denied(r)),
             Err(Refusal::Conflict(r)) => Err(Status::already_exists(r)),
         }
+    }
+
+    async fn track(
+        &self,
+        request: Request<wire::TrackRequest>,
+    ) -> Result<Response<wire::TrackReply>, Status> {
+        use wire::recipient_state::State;
+        let id = request.into_inner().message_id;
+        let tracked = self
+            .host
+            .inspect(|h| h.track(&crate::model::MessageId(id.clone())))
+            .ok_or_else(|| Status::not_found(format!("the hub has never been given {id}")))?;
+        let reply = match tracked {
+            Tracked::Refused(why) => wire::TrackReply {
+                message_id: id,
+                accepted: false,
+                refusal: why,
+                recipients: Vec::new(),
+            },
+            Tracked::Accepted(standings) => wire::TrackReply {
+                message_id: id,
+                accepted: true,
+                refusal: String::new(),
+                recipients: standings
+                    .into_iter()
+                    .map(|(m, s)| {
+                        let mut r = wire::RecipientState {
+                            ministry: m.code().to_string(),
+                            ..Default::default()
+                        };
+                        match s {
+                            Standing::Pending => r.state = State::Pending as i32,
+                            Standing::Delivered { at, attempts } => {
+                                r.state = State::Delivered as i32;
+                                r.acknowledged = Some(crate::wire::ts_to_wire(at));
+                                r.attempts = attempts;
+                            }
+                            Standing::Undeliverable { reason, attempts } => {
+                                r.state = State::Undeliverable as i32;
+                                r.reason = reason;
+                                r.attempts = attempts;
+                            }
+                        }
+                        r
+                    })
+                    .collect(),
+            },
+        };
+        Ok(Response::new(reply))
     }
 
     async fn register(

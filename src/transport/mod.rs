@@ -19,7 +19,9 @@ mod hub;
 mod node;
 
 pub use hub::{Dialer, hub_delivery_loop, serve_hub};
-pub use node::{Receipt, Registration, node_publish_loop, publish_once, register_loop, serve_node};
+pub use node::{
+    Receipt, Registration, node_publish_loop, publish_once, register_loop, serve_node, track,
+};
 
 use std::collections::BTreeMap;
 use std::fmt;

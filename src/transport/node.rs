@@ -196,3 +196,44 @@ pub async fn publish_once(
         }
     })
 }
+
+/// Asks the hub where message `id` stands with each recipient: `None` when
+/// the hub has never been given it; `Err` when the hub could not be asked.
+pub async fn track(hub: &Peer, id: &str) -> Result<Option<crate::hub::Tracked>, String> {
+    use crate::hub::{Standing, Tracked};
+    use wire::recipient_state::State;
+    let request = wire::TrackRequest {
+        message_id: id.to_string(),
+    };
+    let reply = match HubClient::new((hub.dial)()).track(request).await {
+        Ok(r) => r.into_inner(),
+        Err(s) if s.code() == tonic::Code::NotFound => return Ok(None),
+        Err(s) => return Err(super::failure(&s)),
+    };
+    if !reply.accepted {
+        return Ok(Some(Tracked::Refused(reply.refusal)));
+    }
+    let mut standings = Vec::new();
+    for r in reply.recipients {
+        let Ok(m) = r.ministry.parse() else {
+            continue;
+        };
+        let standing = match State::try_from(r.state) {
+            Ok(State::Delivered) => Standing::Delivered {
+                at: r
+                    .acknowledged
+                    .as_ref()
+                    .and_then(|t| crate::wire::ts_from_wire("acknowledged", t).ok())
+                    .unwrap_or_default(),
+                attempts: r.attempts,
+            },
+            Ok(State::Undeliverable) => Standing::Undeliverable {
+                reason: r.reason,
+                attempts: r.attempts,
+            },
+            _ => Standing::Pending,
+        };
+        standings.push((m, standing));
+    }
+    Ok(Some(Tracked::Accepted(standings)))
+}

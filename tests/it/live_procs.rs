@@ -423,3 +423,47 @@ fn a_scenario_plays_live_with_an_external_node_and_a_real_partition() {
     let summary = std::fs::read_to_string(out.join("summary.json")).unwrap();
     assert!(summary.contains("\"passed\": true"), "{summary}");
 }
+
+#[test]
+fn a_scenario_plays_live_against_a_hub_already_running() {
+    let dir = scratch("live-procs-run-hub");
+    let file = dir.join("live-small.yaml");
+    std::fs::write(&file, LIVE_SCENARIO).unwrap();
+    let (mut hub, grpc, _http) = start_hub(&dir.join("hub"), &[]);
+    let mut sv = node("SV-MJSP", &grpc);
+    let out = dir.join("run");
+    let url = format!("http://{grpc}");
+    let mut run = Proc::gcif(
+        "run --live --hub",
+        &[
+            "run",
+            "--live",
+            "--speed",
+            "600",
+            "--hub",
+            &url,
+            "--external",
+            "SV-MJSP",
+            "--out",
+            out.to_str().unwrap(),
+            file.to_str().unwrap(),
+        ],
+    );
+    let code = run.wait(Duration::from_secs(120));
+    assert_eq!(
+        code,
+        0,
+        "every expectation met, SV-MJSP's deliveries from Hub.Track:\n{}",
+        run.transcript()
+    );
+    let ids: Vec<String> = received(&mut sv)
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(ids.contains(&"US-DHS-000001".to_string()), "{ids:?}");
+    assert_eq!(sv.terminate(), 0);
+    assert_eq!(hub.terminate(), 0);
+    // The hub's own log saw the run's messages.
+    let events = std::fs::read_to_string(dir.join("hub/events.jsonl")).unwrap();
+    assert!(events.contains("\"msg\":\"HN-SEDS-000001\""), "{events}");
+}
