@@ -58,6 +58,69 @@ struct World {
 }
 
 impl World {
+    /// The run's hosts around the state machines: the hub unless the run
+    /// plays against one already running, and a node host per participant
+    /// (for an external one, its operator's outbox only: the run publishes
+    /// its scripted messages for it; its own node receives its deliveries).
+    fn new(
+        scenario: &Scenario,
+        opts: &LiveOptions,
+        log: &Log,
+        clock: TokioClock,
+        directory: Directory,
+        addrs: BTreeMap<Host, SocketAddr>,
+        hub_addr: SocketAddr,
+    ) -> World {
+        let hub = opts.hub.is_none().then(|| {
+            let policy = Policy::new(scenario.policy, scenario.participants.iter().copied());
+            Arc::new(
+                HubHost::new(Hub::new(policy, scenario.delivery), log.clone())
+                    .with_remote(opts.external.iter().copied()),
+            )
+        });
+        let nodes = scenario
+            .participants
+            .iter()
+            .map(|&m| {
+                let host = NodeHost::new(Node::new(m, scenario.publish), log.clone());
+                let host = if opts.hub.is_some() {
+                    host.with_remote_hub(scenario.participants.iter().copied())
+                } else {
+                    host
+                };
+                (m, Arc::new(host))
+            })
+            .collect();
+        World {
+            links: Links::new(scenario.topology.clone(), opts.speed),
+            clock,
+            rpc: scenario.rpc,
+            hub,
+            directory,
+            nodes,
+            addrs,
+            hub_addr,
+        }
+    }
+
+    /// Starts every host the run runs, and the outboxes of the external ones.
+    async fn start_all(&self, external: &[Ministry]) -> anyhow::Result<Hosts> {
+        let mut h = Hosts::default();
+        for host in self.addrs.keys().copied().collect::<Vec<_>>() {
+            let handle = self.start(host, &mut h.tasks).await?;
+            h.running.insert(host, handle);
+        }
+        for m in external {
+            let hub = self.peer(Host::Node(*m), Host::Hub, self.hub_addr);
+            h.tasks.spawn(transport::node_publish_loop(
+                self.nodes[m].clone(),
+                self.clock,
+                hub,
+            ));
+        }
+        Ok(h)
+    }
+
     fn local(&self, h: Host) -> bool {
         self.addrs.contains_key(&h)
     }
@@ -195,27 +258,7 @@ pub async fn play(
     }
     let (mut traffic_rng, _) = plan::streams(seed);
     let plan = plan::plan(scenario, &mut traffic_rng);
-
-    // Ports first: every host the run runs gets one for the whole run.
-    let mut addrs = BTreeMap::new();
-    let hub_addr = match &opts.hub {
-        Some(url) => resolve(url).await?,
-        None => {
-            let l = TcpListener::bind(opts.listen)
-                .await
-                .with_context(|| format!("cannot listen on {}", opts.listen))?;
-            let a = l.local_addr()?;
-            addrs.insert(Host::Hub, a);
-            a
-        }
-    };
-    for &m in &scenario.participants {
-        if !opts.external.contains(&m) {
-            let l = TcpListener::bind("127.0.0.1:0").await?;
-            addrs.insert(Host::Node(m), l.local_addr()?);
-        }
-    }
-
+    let (addrs, hub_addr) = ports(scenario, opts).await?;
     let directory = Directory::fixed(addrs.iter().filter_map(|(h, a)| match h {
         Host::Node(m) => Some((
             *m,
@@ -234,65 +277,72 @@ pub async fn play(
         ));
     }
 
-    let start = Instant::now();
+    // t=0: now that every host the run needs is there.
     let wall_start = super::wall_now();
-    let clock = TokioClock::new(start, scenario.epoch()).sped_up(opts.speed);
+    let clock = TokioClock::new(Instant::now(), scenario.epoch()).sped_up(opts.speed);
     let log = Log::new(Arc::new(clock), sink);
     log.record(EventBody::Started {
         process: format!("run --live --speed {}", opts.speed),
-        wall: super::journal::rfc3339(super::wall_now()),
+        wall: super::journal::rfc3339(wall_start),
     });
-    let links = Links::new(scenario.topology.clone(), opts.speed);
-    let hub = opts.hub.is_none().then(|| {
-        let policy = Policy::new(scenario.policy, scenario.participants.iter().copied());
-        Arc::new(
-            HubHost::new(Hub::new(policy, scenario.delivery), log.clone())
-                .with_remote(opts.external.iter().copied()),
-        )
-    });
-    // Every participant has a node host here: a whole node for those the run
-    // runs; for an external one, its operator's outbox only (the run publishes
-    // its scripted messages for it; its own node receives its deliveries).
-    let nodes = scenario
-        .participants
-        .iter()
-        .map(|&m| {
-            let host = NodeHost::new(Node::new(m, scenario.publish), log.clone());
-            let host = if opts.hub.is_some() {
-                host.with_remote_hub(scenario.participants.iter().copied())
-            } else {
-                host
-            };
-            (m, Arc::new(host))
-        })
-        .collect();
-    let world = World {
-        links,
-        clock,
-        rpc: scenario.rpc,
-        hub,
-        directory,
-        nodes,
-        addrs,
-        hub_addr,
-    };
+    let world = World::new(scenario, opts, &log, clock, directory, addrs, hub_addr);
+    let hosts = Arc::new(tokio::sync::Mutex::new(
+        world.start_all(&opts.external).await?,
+    ));
+    announce(scenario, opts, &world, &say);
 
-    let hosts = Arc::new(tokio::sync::Mutex::new(Hosts::default()));
-    {
-        let mut h = hosts.lock().await;
-        for host in world.addrs.keys().copied().collect::<Vec<_>>() {
-            let handle = world.start(host, &mut h.tasks).await?;
-            h.running.insert(host, handle);
+    let mut drivers = JoinSet::new();
+    drivers.spawn(inject(world.clone(), scenario.clone(), plan.clone()));
+    for f in &scenario.faults {
+        drivers.spawn(fault(world.clone(), hosts.clone(), log.clone(), *f));
+    }
+    let tracker = Tracker {
+        world: &world,
+        external: &opts.external,
+        log: &log,
+        wall_start,
+        speed: opts.speed,
+        remote_hub: opts.hub.is_some(),
+    };
+    tokio::select! {
+        () = run_to_end(&world, scenario, &plan, &tracker) => {}
+        () = stop => say("stopped early (Ctrl-C): the run directory holds what happened so far"),
+    }
+    let end = Duration::from_millis(clock.t());
+    drivers.abort_all();
+    hosts.lock().await.tasks.abort_all();
+    Ok(Played { seed, plan, end })
+}
+
+/// A port for every host the run runs, kept for the whole run; and where
+/// the hub is.
+async fn ports(
+    scenario: &Scenario,
+    opts: &LiveOptions,
+) -> anyhow::Result<(BTreeMap<Host, SocketAddr>, SocketAddr)> {
+    let mut addrs = BTreeMap::new();
+    let hub_addr = match &opts.hub {
+        Some(url) => resolve(url).await?,
+        None => {
+            let l = TcpListener::bind(opts.listen)
+                .await
+                .with_context(|| format!("cannot listen on {}", opts.listen))?;
+            let a = l.local_addr()?;
+            addrs.insert(Host::Hub, a);
+            a
         }
-        for m in &opts.external {
-            let hub = world.peer(Host::Node(*m), Host::Hub, world.hub_addr);
-            h.tasks.spawn(transport::node_publish_loop(
-                world.nodes[m].clone(),
-                world.clock,
-                hub,
-            ));
+    };
+    for &m in &scenario.participants {
+        if !opts.external.contains(&m) {
+            let l = TcpListener::bind("127.0.0.1:0").await?;
+            addrs.insert(Host::Node(m), l.local_addr()?);
         }
     }
+    Ok((addrs, hub_addr))
+}
+
+/// Tells the person running it what the run is about to do.
+fn announce(scenario: &Scenario, opts: &LiveOptions, world: &World, say: &Say) {
     if !opts.external.is_empty() {
         say(&format!(
             "the run publishes the scripted messages of {} for it; its own node receives \
@@ -301,52 +351,32 @@ pub async fn play(
         ));
     }
     say(&format!(
-        "playing {} live at {}× ({} of scenario time in {} real){}",
+        "playing {} live at {}× ({} of scenario time in {} real); hub {}{}",
         scenario.name,
         opts.speed,
         crate::format::human(scenario.duration.as_millis() as u64),
-        crate::format::human(clock.real(scenario.duration).as_millis() as u64),
-        match &opts.hub {
-            Some(_) => format!("; hub {hub_addr}"),
-            None => format!("; hub on {hub_addr}"),
-        }
+        crate::format::human(world.clock.real(scenario.duration).as_millis() as u64),
+        if opts.hub.is_some() { "at " } else { "on " },
+        world.hub_addr,
     ));
+}
 
-    let mut drivers = JoinSet::new();
-    drivers.spawn(inject(world.clone(), scenario.clone(), plan.clone()));
-    for f in &scenario.faults {
-        drivers.spawn(fault(world.clone(), hosts.clone(), log.clone(), *f));
+/// Waits out the scenario's duration, then its drain while anything is
+/// under way; against a hub the run does not run, asks it about the
+/// external nodes' deliveries.
+async fn run_to_end(world: &World, scenario: &Scenario, plan: &[Planned], tracker: &Tracker<'_>) {
+    let clock = world.clock;
+    tokio::time::sleep_until(at(&clock, scenario.duration)).await;
+    let deadline = at(&clock, scenario.duration + scenario.drain);
+    while !world.settled() && Instant::now() < deadline {
+        let pause = clock
+            .real(Duration::from_secs(1))
+            .min(deadline - Instant::now());
+        tokio::time::sleep(pause).await;
     }
-    let end = async {
-        tokio::time::sleep_until(at(&clock, scenario.duration)).await;
-        let deadline = at(&clock, scenario.duration + scenario.drain);
-        while !world.settled() && Instant::now() < deadline {
-            tokio::time::sleep(
-                clock
-                    .real(Duration::from_secs(1))
-                    .min(deadline - Instant::now()),
-            )
-            .await;
-        }
-        if opts.hub.is_some() && !opts.external.is_empty() {
-            let tracker = Tracker {
-                world: &world,
-                external: &opts.external,
-                log: &log,
-                wall_start,
-                speed: opts.speed,
-            };
-            tracker.collect(&plan, deadline).await;
-        }
-    };
-    tokio::select! {
-        () = end => {}
-        () = stop => say("stopped early (Ctrl-C): the run directory holds what happened so far"),
+    if tracker.remote_hub && !tracker.external.is_empty() {
+        tracker.collect(plan, deadline).await;
     }
-    let end = Duration::from_millis(clock.t());
-    drivers.abort_all();
-    hosts.lock().await.tasks.abort_all();
-    Ok(Played { seed, plan, end })
 }
 
 /// Plays `scenario` live (see [`play`]), streaming its events to `sink` as
@@ -384,6 +414,8 @@ struct Tracker<'a> {
     /// The wall-clock time of the run's t=0.
     wall_start: crate::model::Timestamp,
     speed: f64,
+    /// Whether the hub is one the run does not run.
+    remote_hub: bool,
 }
 
 impl Tracker<'_> {

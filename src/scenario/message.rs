@@ -80,18 +80,7 @@ pub fn message(
             "the message is empty: give one payload, e.g. `caravan_alert:` with its fields".into(),
         ));
     }
-    let raw: RawMessage = serde_saphyr::from_str(text).map_err(|e| {
-        let (line, column) = e
-            .location()
-            .map(|l| (l.line(), l.column()))
-            .unwrap_or((1, 1));
-        ScenarioError {
-            file: file.into(),
-            line: line.max(1),
-            column: column.max(1),
-            message: yaml_message(&e.to_string()),
-        }
-    })?;
+    let raw: RawMessage = serde_saphyr::from_str(text).map_err(|e| yaml_error(file, &e))?;
     let v = Validator { file };
     if let Some(from) = &raw.from {
         let named = v.ministry(from)?;

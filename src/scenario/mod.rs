@@ -173,19 +173,22 @@ pub fn parse(file: &str, stem: &str, text: &str) -> Result<Scenario, ScenarioErr
             message: "the file is empty: a scenario needs at least `start` and `duration`".into(),
         });
     }
-    let raw: RawScenario = serde_saphyr::from_str(text).map_err(|e| {
-        let (line, column) = e
-            .location()
-            .map(|l| (l.line(), l.column()))
-            .unwrap_or((1, 1));
-        ScenarioError {
-            file: file.into(),
-            line: line.max(1),
-            column: column.max(1),
-            message: yaml_message(&e.to_string()),
-        }
-    })?;
+    let raw: RawScenario = serde_saphyr::from_str(text).map_err(|e| yaml_error(file, &e))?;
     Validator { file }.scenario(raw, stem)
+}
+
+/// A YAML parse error of `file`, located.
+fn yaml_error(file: &str, e: &serde_saphyr::Error) -> ScenarioError {
+    let (line, column) = e
+        .location()
+        .map(|l| (l.line(), l.column()))
+        .unwrap_or((1, 1));
+    ScenarioError {
+        file: file.into(),
+        line: line.max(1),
+        column: column.max(1),
+        message: yaml_message(&e.to_string()),
+    }
 }
 
 /// The first line of serde-saphyr's rendered error, without its own
