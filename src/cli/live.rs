@@ -187,15 +187,31 @@ pub fn node(args: NodeArgs) -> ExitCode {
         super::print_line(&line);
     });
     let hub = args.hub.clone();
-    let told = move |r: &Registration| match r {
-        Registration::Registered { pending } => {
-            tracing::debug!(pending, "registered");
-        }
-        Registration::Refused(reason) => {
-            eprintln!("gcif-sim node {me}: the hub refused the registration: {reason}");
-        }
-        Registration::Unreachable(e) => {
-            eprintln!("gcif-sim node {me}: hub {hub} unreachable ({e}); retrying");
+    // Said on each change only: joined, lost the hub, back.
+    let state = std::sync::Mutex::new(None::<bool>);
+    let told = move |r: &Registration| {
+        let mut was = state.lock().unwrap_or_else(|e| e.into_inner());
+        match r {
+            Registration::Registered { pending } => {
+                if *was != Some(true) {
+                    eprintln!(
+                        "gcif-sim node {me}: registered with the hub at {hub}; {pending} \
+                         message(s) waiting for us"
+                    );
+                }
+                *was = Some(true);
+            }
+            Registration::Refused(reason) => {
+                eprintln!("gcif-sim node {me}: the hub refused the registration: {reason}");
+            }
+            Registration::Unreachable(e) => {
+                if *was != Some(false) {
+                    eprintln!(
+                        "gcif-sim node {me}: hub {hub} unreachable ({e}); retrying with backoff"
+                    );
+                }
+                *was = Some(false);
+            }
         }
     };
     let opts = NodeOptions {

@@ -98,20 +98,29 @@ pub async fn run(
         clock,
         hub.clone(),
     ));
-    loops.spawn(transport::register_loop(host.clone(), hub, address, told));
+    let mut registering = tokio::spawn(transport::register_loop(host.clone(), hub, address, told));
     let served = transport::serve_node(
         host.clone(),
         super::incoming(listener),
         super::stopped(stop_rx.clone()),
     );
     let server = tokio::spawn(served);
-    shutdown.await;
+    // A hub with fixed addresses (FAILED_PRECONDITION) still delivers to a
+    // node at its address; any other refusal means it never will.
+    let refused = tokio::select! {
+        () = shutdown => None,
+        reason = &mut registering => reason.ok().filter(|r| !r.starts_with("FAILED_PRECONDITION")),
+    };
+    registering.abort();
     let _ = stop_tx.send(true);
     loops.abort_all();
     match tokio::time::timeout(super::GRACE, server).await {
         Ok(Ok(Err(e))) => tracing::error!(%e, "the node's server stopped"),
         Err(_) => tracing::warn!("in-flight deliveries abandoned after {:?}", super::GRACE),
         _ => {}
+    }
+    if let Some(reason) = refused {
+        anyhow::bail!("the hub refused to register {}: {reason}", opts.ministry);
     }
     if let Some(j) = journal {
         j.finish()

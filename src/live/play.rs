@@ -174,16 +174,12 @@ impl World {
                     let me: Address = format!("http://{addr}")
                         .parse()
                         .expect("a socket address is a URL");
-                    inner.spawn(transport::register_loop(
-                        node.clone(),
-                        hub.clone(),
-                        me,
-                        |r| {
-                            if let transport::Registration::Refused(why) = r {
-                                tracing::error!(why, "the hub refused a registration");
-                            }
-                        },
-                    ));
+                    let registering =
+                        transport::register_loop(node.clone(), hub.clone(), me, |_| {});
+                    inner.spawn(async move {
+                        let why = registering.await;
+                        tracing::error!(why, "the hub refused a registration");
+                    });
                     transport::node_publish_loop(node, world.clock, hub).await;
                 }
             }

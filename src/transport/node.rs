@@ -113,13 +113,13 @@ pub enum Registration {
 
 /// Registers `host`'s ministry at `address` with the hub, and renews it
 /// every third of the hub's lease, for as long as it runs; tells `told` of
-/// each outcome. Stops only on a final refusal.
+/// each outcome. Ends only on a final refusal, with its reason.
 pub async fn register_loop(
     host: Arc<NodeHost>,
     hub: Peer,
     address: Address,
     told: impl Fn(&Registration) + Send,
-) {
+) -> String {
     let mut channel = None;
     let mut backoff = std::time::Duration::from_millis(250);
     loop {
@@ -143,8 +143,8 @@ pub async fn register_loop(
             }
             Err(status) => match transmission::<(), ()>(Err(status), |_| ()) {
                 Transmission::Refused(reason) => {
-                    told(&Registration::Refused(reason));
-                    return;
+                    told(&Registration::Refused(reason.clone()));
+                    return reason;
                 }
                 Transmission::Failed(e) | Transmission::Erred(e) => {
                     channel = None;
