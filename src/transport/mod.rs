@@ -43,10 +43,16 @@ use crate::config::{MAX_ENVELOPE_BYTES, RpcConfig};
 use crate::host::Transmission;
 use crate::model::Ministry;
 
-/// What an error status from a peer means for the transmission that got it.
-/// The `.proto` documents the same table for third-party implementers.
-fn classify(code: Code) -> Class {
-    match code {
+/// What an error status means for the transmission that got it. The
+/// `.proto` documents the same table for third-party implementers.
+fn classify(status: &Status) -> Class {
+    // tonic reports a failure of the connection itself (refused, reset, a
+    // broken HTTP/2 stream) as a status with the cause attached, often as
+    // UNKNOWN "transport error": the peer is not reachable, whatever the code.
+    if std::error::Error::source(status).is_some() {
+        return Class::PeerDown;
+    }
+    match status.code() {
         // The peer understood and refused: final, never retried.
         Code::InvalidArgument
         | Code::PermissionDenied
@@ -76,7 +82,7 @@ enum Class {
 fn transmission<T, A>(result: Result<T, Status>, answer: impl FnOnce(T) -> A) -> Transmission<A> {
     match result {
         Ok(r) => Transmission::Answered(answer(r)),
-        Err(status) => match classify(status.code()) {
+        Err(status) => match classify(&status) {
             Class::Final => Transmission::Refused(format!(
                 "{}: {}",
                 code_name(status.code()),
@@ -490,5 +496,33 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Conn<S> {
 
     fn is_write_vectored(&self) -> bool {
         self.0.is_write_vectored()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_codes_sort_as_the_proto_says() {
+        let cases = [
+            (Status::invalid_argument("bad"), Class::Final),
+            (Status::permission_denied("no"), Class::Final),
+            (Status::out_of_range("too large"), Class::Final),
+            (Status::unavailable("down"), Class::PeerDown),
+            (Status::deadline_exceeded("slow"), Class::PeerDown),
+            (Status::unimplemented("no such method"), Class::PeerDown),
+            (Status::internal("oops"), Class::ThisCall),
+            (Status::resource_exhausted("busy"), Class::ThisCall),
+            (Status::unknown("the peer said so"), Class::ThisCall),
+        ];
+        for (status, class) in cases {
+            assert_eq!(classify(&status), class, "{status:?}");
+        }
+        // tonic's own connection failures carry their cause, whatever the code.
+        let reset = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset");
+        let transport = Status::from_error(Box::new(reset));
+        assert_eq!(transport.code(), Code::Unknown);
+        assert_eq!(classify(&transport), Class::PeerDown);
     }
 }
