@@ -192,7 +192,14 @@ pub fn node(args: NodeArgs) -> ExitCode {
     let told = move |r: &Registration| {
         let mut was = state.lock().unwrap_or_else(|e| e.into_inner());
         match r {
-            Registration::Registered { pending } => {
+            Registration::Registered { pending, replaced } => {
+                if let Some(other) = replaced {
+                    eprintln!(
+                        "gcif-sim node {me}: the hub had {me} at {other} (another node of {me}, or \
+                         an earlier run of this one); it now delivers here (the last to register \
+                         wins)"
+                    );
+                }
                 if *was != Some(true) {
                     eprintln!(
                         "gcif-sim node {me}: registered with the hub at {hub}; {pending} \

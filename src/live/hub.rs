@@ -141,7 +141,20 @@ pub async fn run(
             .with_context(|| format!("cannot write {}", j.path.display()))?;
         if let Some(dir) = &opts.out {
             let events = j.take_events();
-            let plan = plan_of(&host, &events);
+            let mut plan = plan_of(&host, &events);
+            // A hub continuing a run directory keeps what earlier processes saw.
+            let earlier = dir.join(crate::report::rundir::MESSAGES);
+            if earlier.is_file() {
+                let known: std::collections::BTreeSet<_> =
+                    plan.iter().map(|p| p.envelope.id.clone()).collect();
+                let old = crate::report::rundir::read_messages(&earlier)?;
+                plan.extend(
+                    old.iter()
+                        .map(crate::report::rundir::Message::planned)
+                        .filter(|p| !known.contains(&p.envelope.id)),
+                );
+                plan.sort_by(|a, b| (a.at, &a.envelope.id).cmp(&(b.at, &b.envelope.id)));
+            }
             let origin = crate::events::Clock::origin(&j.clock);
             write_session(
                 dir,

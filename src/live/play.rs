@@ -175,7 +175,19 @@ impl World {
                         .parse()
                         .expect("a socket address is a URL");
                     let registering =
-                        transport::register_loop(node.clone(), hub.clone(), me, |_| {});
+                        transport::register_loop(node.clone(), hub.clone(), me, move |r| {
+                            if let transport::Registration::Registered {
+                                replaced: Some(other),
+                                ..
+                            } = r
+                            {
+                                tracing::warn!(
+                                    "another node of {m} was registered with the hub at {other}; \
+                                     this run's node took over (give --external {m} to leave \
+                                     {m} to it)"
+                                );
+                            }
+                        });
                     inner.spawn(async move {
                         let why = registering.await;
                         tracing::error!(why, "the hub refused a registration");
@@ -265,7 +277,23 @@ pub async fn play(
     }));
     if opts.hub.is_none() && !opts.external.is_empty() {
         wait_for_externals(&directory, &opts.external, hub_addr, &say, scenario).await?;
-    } else if !opts.external.is_empty() {
+    }
+    if opts.hub.is_some() {
+        let ahead = scenario
+            .duration
+            .saturating_sub(scenario.duration.div_f64(opts.speed));
+        if ahead > crate::model::Envelope::MAX_AHEAD {
+            say(&format!(
+                "warning: at {}× this run's clock gets {} ahead of the hub's, which refuses \
+                 messages created more than {} ahead of it: lower --speed, or play with the \
+                 run's own hub (no --hub)",
+                opts.speed,
+                crate::format::human(ahead.as_millis() as u64),
+                crate::format::human(crate::model::Envelope::MAX_AHEAD.as_millis() as u64)
+            ));
+        }
+    }
+    if opts.hub.is_some() && !opts.external.is_empty() {
         say(&format!(
             "playing against the hub at {hub_addr}: make sure {} has joined it (this run \
              cannot see its registrations)",

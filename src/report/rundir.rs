@@ -117,7 +117,7 @@ pub fn write(
 }
 
 /// Reads `messages.jsonl`; the error names the line.
-fn read_messages(path: &Path) -> Result<Vec<Message>, RunDirError> {
+pub fn read_messages(path: &Path) -> Result<Vec<Message>, RunDirError> {
     let text = std::fs::read_to_string(path).map_err(|e| unreadable(path, e))?;
     text.lines()
         .enumerate()

@@ -11,8 +11,8 @@ use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
 use super::{
-    Address, Channels, Directory, Peer, ServeError, decode_publish, serve, transmission,
-    wait_for_work,
+    Address, Channels, Directory, Peer, Registered, ServeError, decode_publish, serve,
+    transmission, wait_for_work,
 };
 use crate::config::MAX_RPC_BYTES;
 use crate::events::TokioClock;
@@ -144,19 +144,25 @@ impl wire::hub_server::Hub for HubService {
             .address
             .parse()
             .map_err(|e: String| Status::invalid_argument(e))?;
-        if self
+        let replaced = match self
             .directory
             .register(ministry, &address, || dialer(ministry, &address))
         {
-            tracing::info!(%ministry, %address, "registered");
-            self.host.on_registered(ministry, &address.to_string());
-        } else {
-            self.host.on_renewed(ministry);
-        }
+            Registered::New { replaced } => {
+                tracing::info!(%ministry, %address, ?replaced, "registered");
+                self.host.on_registered(ministry, &address.to_string());
+                replaced.unwrap_or_default()
+            }
+            Registered::Renewed => {
+                self.host.on_renewed(ministry);
+                String::new()
+            }
+        };
         let pending = self.host.inspect(|h| h.backlog_of(ministry));
         Ok(Response::new(wire::RegisterReply {
             pending: pending.try_into().unwrap_or(u32::MAX),
             lease_seconds: Directory::LEASE.as_secs() as u32,
+            replaced,
         }))
     }
 }

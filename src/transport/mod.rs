@@ -19,6 +19,7 @@ mod hub;
 mod node;
 
 pub use hub::{Dialer, hub_delivery_loop, serve_hub};
+
 pub use node::{
     Receipt, Registration, node_publish_loop, publish_once, register_loop, serve_node, track,
 };
@@ -356,6 +357,16 @@ where
         .map_err(|e| ServeError(e.to_string()))
 }
 
+/// What a registration did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Registered {
+    /// The same address again: the lease is renewed.
+    Renewed,
+    /// A new address (a join, or a move); `replaced` is the address it took
+    /// over from while that one's lease still ran.
+    New { replaced: Option<String> },
+}
+
 /// Where each ministry's node is reached: fixed at start (`--ministry`, the
 /// simulation) or learnt from `Hub.Register`. Shared by the hub's service,
 /// which registers, and its delivery loop, which dials.
@@ -399,23 +410,34 @@ impl Directory {
     }
 
     /// `ministry` registered `address`; `dial` makes its peer if the address
-    /// is new. True when it is (a join, or a move), false for a renewal.
+    /// is new.
     pub fn register(
         &self,
         ministry: Ministry,
         address: &Address,
         dial: impl FnOnce() -> Peer,
-    ) -> bool {
+    ) -> Registered {
         let text = address.to_string();
         let mut map = crate::host::lock(&self.inner);
         let now = Instant::now();
-        if let Some(e) = map.get_mut(&ministry)
+        let previous = map.get_mut(&ministry);
+        if let Some(e) = &previous
             && e.address == text
         {
-            e.seen = Some(now);
-            return false;
+            if let Some(e) = map.get_mut(&ministry) {
+                e.seen = Some(now);
+            }
+            return Registered::Renewed;
         }
-        let version = map.get(&ministry).map_or(0, |e| e.version + 1);
+        let (version, replaced) = match map.get(&ministry) {
+            Some(e) => {
+                let live = e
+                    .seen
+                    .is_none_or(|seen| now.saturating_duration_since(seen) < Self::LEASE);
+                (e.version + 1, live.then(|| e.address.clone()))
+            }
+            None => (0, None),
+        };
         map.insert(
             ministry,
             Entry {
@@ -425,7 +447,7 @@ impl Directory {
                 seen: Some(now),
             },
         );
-        true
+        Registered::New { replaced }
     }
 
     fn get(&self, ministry: Ministry) -> Option<(u64, Peer)> {

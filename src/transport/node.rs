@@ -103,8 +103,12 @@ pub async fn node_publish_loop(host: Arc<NodeHost>, clock: TokioClock, hub: Peer
 /// What became of one registration with the hub.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Registration {
-    /// The hub took it; this many deliveries wait for the node.
-    Registered { pending: u32 },
+    /// The hub took it; this many deliveries wait for the node. `replaced`:
+    /// the address of another node of the same ministry it took over from.
+    Registered {
+        pending: u32,
+        replaced: Option<String>,
+    },
     /// The hub refused it for good (the reason); the loop stops.
     Refused(String),
     /// The hub could not be reached; the loop retries.
@@ -137,6 +141,7 @@ pub async fn register_loop(
                 (
                     Registration::Registered {
                         pending: reply.pending,
+                        replaced: (!reply.replaced.is_empty()).then_some(reply.replaced),
                     },
                     lease / 3,
                 )

@@ -273,6 +273,12 @@ fn a_node_restarted_mid_run_gets_what_it_missed_and_nothing_twice() {
         l == "gcif_pending{to=\"GT-MINGOB\"} 3"
     });
     let mut again = node("GT-MINGOB", &grpc);
+    // The hub says whose registration this one replaced (the first node's lease still ran).
+    again.wait_for(WITHIN, "the note of the replaced registration", |l| {
+        l.text
+            .contains("the hub had GT-MINGOB at http://")
+            .then_some(())
+    });
     wait_metrics(&http, "nothing pending for GT-MINGOB", |l| {
         l == "gcif_pending{to=\"GT-MINGOB\"} 0"
     });
@@ -316,6 +322,8 @@ fn a_node_restarted_mid_run_gets_what_it_missed_and_nothing_twice() {
         6,
         "the first process's events are kept"
     );
+    let messages = std::fs::read_to_string(dir.join("hub/messages.jsonl")).unwrap();
+    assert_eq!(messages.lines().count(), 6, "and its messages: {messages}");
 }
 
 /// A small scenario for live runs: two hours, a caravan from HN-SEDS, a
