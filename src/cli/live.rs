@@ -429,5 +429,19 @@ pub fn run_live(
     stream
         .finish()
         .with_context(|| format!("cannot write {}", path.display()))?;
+    let mut run = run;
+    let mut how = format!("--live --speed {}", args.speed);
+    if let Some(hub) = &args.hub {
+        how += &format!(" --hub {hub}");
+    }
+    if !args.external.is_empty() {
+        let codes: Vec<&str> = args.external.iter().map(|m| m.code()).collect();
+        how += &format!(" --external {}", codes.join(","));
+    }
+    run.summary.command = format!(
+        "gcif-sim run {} --seed {seed} {how}",
+        gcif_sim::format::shell_word(&scenario.file)
+    );
+    run.summary.live = Some(format!("run {how}"));
     Ok(run)
 }

@@ -188,8 +188,10 @@ pub fn write_session(
     let path = dir.join(crate::report::rundir::SCENARIO);
     std::fs::write(&path, stub).with_context(|| format!("cannot write {}", path.display()))?;
     let scenario = crate::scenario::load(&path)?;
-    let summary =
+    let mut summary =
         crate::report::Summary::new(&scenario, 0, &session.plan, &events, end, Vec::new());
+    summary.command = session.process.to_string();
+    summary.live = Some(session.title.to_string());
     let run = crate::run::Run {
         seed: 0,
         plan: session.plan,

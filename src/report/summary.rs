@@ -493,9 +493,13 @@ pub struct Summary {
     /// The gcif-sim version that made the run.
     #[serde(default)]
     pub version: String,
-    /// The command that reproduces the run.
+    /// The command that reproduces the run (for a live run: that played it).
     #[serde(default)]
     pub command: String,
+    /// How a live run was played (e.g. `run --live --speed 60`, `gcif-sim
+    /// hub`); absent for a simulated run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live: Option<String>,
     pub duration_ms: u64,
     pub end_ms: u64,
     pub planned: usize,
@@ -598,6 +602,7 @@ impl Summary {
             participants: scenario.participants.clone(),
             version: env!("CARGO_PKG_VERSION").to_string(),
             command: format!("gcif-sim run {} --seed {seed}", shell_word(&scenario.file)),
+            live: None,
             duration_ms: ms(scenario.duration),
             end_ms: ms(end),
             planned: plan.len(),

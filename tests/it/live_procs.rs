@@ -230,6 +230,10 @@ fn hub_nodes_and_send_as_separate_processes() {
         html.contains("HN-SEDS-LIVE-1"),
         "the report shows the live message"
     );
+    assert!(
+        html.contains("Played live"),
+        "and says the run was live, not reproducible"
+    );
 }
 
 #[test]
@@ -430,6 +434,10 @@ fn a_scenario_plays_live_with_an_external_node_and_a_real_partition() {
     );
     let summary = std::fs::read_to_string(out.join("summary.json")).unwrap();
     assert!(summary.contains("\"passed\": true"), "{summary}");
+    assert!(
+        summary.contains("\"live\": \"run --live --speed 600 --external SV-MJSP\""),
+        "{summary}"
+    );
 }
 
 #[test]

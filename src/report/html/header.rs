@@ -104,6 +104,22 @@ pub(super) fn header(
     );
     let dir = shell_word(&run.dir.display().to_string());
     let copy = run.dir.join(crate::report::rundir::SCENARIO);
+    if let Some(how) = &s.live {
+        let _ = write!(
+            h,
+            "<h3>Played live</h3><pre class=cmd>{}</pre>\n<p class=small>This run was played \
+             live ({}), on real sockets and the wall clock: its timing depends on the machines and \
+             the network, so playing it again gives another log. <code>gcif-sim run FILE --seed \
+             {}</code> plays the same scenario in simulated time, reproducibly.</p>\n",
+            esc(&s.command),
+            esc(how),
+            s.seed
+        );
+        for w in &run.warnings {
+            let _ = writeln!(h, "<p class=warn>{}</p>", esc(w));
+        }
+        return;
+    }
     let _ = write!(
         h,
         "<h3>Reproduce this run</h3><pre class=cmd>{} --out {dir}\ngcif-sim report {dir}</pre>\n\
