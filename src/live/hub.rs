@@ -15,7 +15,7 @@ use tokio::net::TcpListener;
 use super::journal::{Journal, Session, write_session};
 use super::metrics::Metrics;
 use crate::config::{DeliveryConfig, RpcConfig};
-use crate::events::{Event, EventBody, EventSink, JsonLines, Log};
+use crate::events::{Event, EventBody, EventSink, JsonLines, Log, TokioClock};
 use crate::host::HubHost;
 use crate::model::Ministry;
 use crate::plan::Planned;
@@ -71,18 +71,7 @@ pub async fn run(
         (None, None) => None,
     };
     let metrics = Arc::new(Metrics::default());
-    let (clock, log) = match &journal {
-        Some(j) => (
-            j.clock,
-            Log::new(Arc::new(j.clock), j.sink(Some(metrics.clone()))),
-        ),
-        None => {
-            let clock = super::wall_clock();
-            let stdout: Arc<dyn EventSink> = Arc::new(JsonLines::flushed(std::io::stdout()));
-            let sink = Arc::new(crate::events::FanOut::new(vec![stdout, metrics.clone()]));
-            (clock, Log::new(Arc::new(clock), sink))
-        }
-    };
+    let (clock, log) = clock_and_log(journal.as_ref(), metrics.clone());
     let policy = Policy::new(opts.policy, opts.participants.iter().copied());
     let host = Arc::new(super::hub_host(policy, opts.delivery, log.clone()));
     let directory = super::fixed_directory(&opts.ministries, opts.rpc);
@@ -140,38 +129,62 @@ pub async fn run(
         j.finish()
             .with_context(|| format!("cannot write {}", j.path.display()))?;
         if let Some(dir) = &opts.out {
-            let events = j.take_events();
-            let mut plan = plan_of(&host, &events);
-            // A hub continuing a run directory keeps what earlier processes saw.
-            let earlier = dir.join(crate::report::rundir::MESSAGES);
-            if earlier.is_file() {
-                let known: std::collections::BTreeSet<_> =
-                    plan.iter().map(|p| p.envelope.id.clone()).collect();
-                let old = crate::report::rundir::read_messages(&earlier)?;
-                plan.extend(
-                    old.iter()
-                        .map(crate::report::rundir::Message::planned)
-                        .filter(|p| !known.contains(&p.envelope.id)),
-                );
-                plan.sort_by(|a, b| (a.at, &a.envelope.id).cmp(&(b.at, &b.envelope.id)));
-            }
-            let origin = crate::events::Clock::origin(&j.clock);
-            write_session(
-                dir,
-                Session {
-                    process: "gcif-sim hub",
-                    name: "live-hub",
-                    title: &format!("Live hub on {}", opts.listen),
-                    participants: &opts.participants,
-                    policy: opts.policy,
-                    plan,
-                },
-                events,
-                origin,
-            )?;
+            write_run_dir(dir, &opts, &host, &j)?;
         }
     }
     result
+}
+
+/// The hub's run directory, on shutdown: its log (this process's and any
+/// earlier one's), the messages it answered and those earlier processes
+/// recorded, a summary and the stub scenario.
+fn write_run_dir(
+    dir: &std::path::Path,
+    opts: &HubOptions,
+    host: &HubHost,
+    journal: &Journal,
+) -> anyhow::Result<()> {
+    let events = journal.take_events();
+    let mut plan = plan_of(host, &events);
+    let earlier = dir.join(crate::report::rundir::MESSAGES);
+    if earlier.is_file() {
+        let known: std::collections::BTreeSet<_> =
+            plan.iter().map(|p| p.envelope.id.clone()).collect();
+        let old = crate::report::rundir::read_messages(&earlier)?;
+        plan.extend(
+            old.iter()
+                .map(crate::report::rundir::Message::planned)
+                .filter(|p| !known.contains(&p.envelope.id)),
+        );
+        plan.sort_by(|a, b| (a.at, &a.envelope.id).cmp(&(b.at, &b.envelope.id)));
+    }
+    write_session(
+        dir,
+        Session {
+            process: "gcif-sim hub",
+            name: "live-hub",
+            title: &format!("Live hub on {}", opts.listen),
+            participants: &opts.participants,
+            policy: opts.policy,
+            plan,
+        },
+        events,
+        crate::events::Clock::origin(&journal.clock),
+    )
+}
+
+/// The hub's clock and log: the journal's, or (with no journal) the wall
+/// clock and standard output; `metrics` sees every event either way.
+fn clock_and_log(journal: Option<&Journal>, metrics: Arc<Metrics>) -> (TokioClock, Log) {
+    match journal {
+        Some(j) => (j.clock, Log::new(Arc::new(j.clock), j.sink(Some(metrics)))),
+        None => {
+            let clock = super::wall_clock();
+            let stdout: Arc<dyn EventSink> = Arc::new(JsonLines::flushed(std::io::stdout()));
+            let sink = Arc::new(crate::events::FanOut::new(vec![stdout, metrics]));
+            (clock, Log::new(Arc::new(clock), sink))
+        }
+    }
 }
 
 /// The messages the hub answered, each at the run time it first answered.
