@@ -29,6 +29,19 @@ pub trait Clock: Send + Sync + 'static {
     }
 }
 
+/// A clock a tokio driver can sleep on.
+pub trait Timer: Clock + Clone {
+    /// The tokio instant at which run time `t` falls, to sleep until it;
+    /// `None` while the clock is paused (sleep until woken instead).
+    fn instant_at(&self, t: Timestamp) -> Option<Instant>;
+}
+
+impl Timer for TokioClock {
+    fn instant_at(&self, t: Timestamp) -> Option<Instant> {
+        Some(TokioClock::instant_at(self, t))
+    }
+}
+
 /// A clock that follows tokio's clock from an anchor: virtual time when the
 /// runtime's clock is paused (the simulation), real time otherwise (live),
 /// optionally sped up (a live run at `--speed 60` plays an hour a minute).

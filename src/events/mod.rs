@@ -156,7 +156,7 @@ pub enum EventBody {
     },
 }
 
-pub use clock::{Clock, TokioClock};
+pub use clock::{Clock, Timer, TokioClock};
 pub use sink::{EventSink, FanOut, JsonLines, Recorder};
 
 /// What hosts write events through: the driver's clock, which stamps each

@@ -14,6 +14,7 @@
 //! This is the one place outside benchmarks that reads the wall clock;
 //! nothing here is on the simulated path.
 
+pub mod clock;
 pub mod hub;
 pub mod journal;
 pub mod links;

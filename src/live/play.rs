@@ -14,8 +14,9 @@ use tokio::net::TcpListener;
 use tokio::task::{AbortHandle, JoinSet};
 use tokio::time::Instant;
 
+use super::clock::Controlled;
 use super::links::{Links, Reach};
-use crate::events::{Clock, EventBody, EventSink, FaultKind, Log, TokioClock};
+use crate::events::{Clock, EventBody, EventSink, FaultKind, Log};
 use crate::host::{HubHost, NodeHost};
 use crate::hub::Hub;
 use crate::model::{Envelope, Host, Ministry};
@@ -46,7 +47,7 @@ pub type Say = Arc<dyn Fn(&str) + Send + Sync>;
 #[derive(Clone)]
 struct World {
     links: Links,
-    clock: TokioClock,
+    clock: Controlled,
     rpc: crate::config::RpcConfig,
     hub: Option<Arc<HubHost>>,
     directory: Directory,
@@ -66,7 +67,7 @@ impl World {
         scenario: &Scenario,
         opts: &LiveOptions,
         log: &Log,
-        clock: TokioClock,
+        clock: Controlled,
         directory: Directory,
         addrs: BTreeMap<Host, SocketAddr>,
         hub_addr: SocketAddr,
@@ -114,7 +115,7 @@ impl World {
             let hub = self.peer(Host::Node(*m), Host::Hub, self.hub_addr);
             h.tasks.spawn(transport::node_publish_loop(
                 self.nodes[m].clone(),
-                self.clock,
+                self.clock.clone(),
                 hub,
             ));
         }
@@ -303,13 +304,21 @@ pub async fn play(
 
     // t=0: now that every host the run needs is there.
     let wall_start = super::wall_now();
-    let clock = TokioClock::new(Instant::now(), scenario.epoch()).sped_up(opts.speed);
-    let log = Log::new(Arc::new(clock), sink);
+    let clock = Controlled::new(scenario.epoch(), opts.speed);
+    let log = Log::new(Arc::new(clock.clone()), sink);
     log.record(EventBody::Started {
         process: format!("run --live --speed {}", opts.speed),
         wall: super::journal::rfc3339(wall_start),
     });
-    let world = World::new(scenario, opts, &log, clock, directory, addrs, hub_addr);
+    let world = World::new(
+        scenario,
+        opts,
+        &log,
+        clock.clone(),
+        directory,
+        addrs,
+        hub_addr,
+    );
     let hosts = Arc::new(tokio::sync::Mutex::new(
         world.start_all(&opts.external).await?,
     ));
@@ -389,14 +398,14 @@ fn announce(scenario: &Scenario, opts: &LiveOptions, world: &World, say: &Say) {
 /// under way; against a hub the run does not run, asks it about the
 /// external nodes' deliveries.
 async fn run_to_end(world: &World, scenario: &Scenario, plan: &[Planned], tracker: &Tracker<'_>) {
-    let clock = world.clock;
-    tokio::time::sleep_until(at(&clock, scenario.duration)).await;
-    let deadline = at(&clock, scenario.duration + scenario.drain);
-    while !world.settled() && Instant::now() < deadline {
-        let pause = clock
-            .real(Duration::from_secs(1))
-            .min(deadline - Instant::now());
-        tokio::time::sleep(pause).await;
+    let clock = &world.clock;
+    clock.sleep_until_t(scenario.duration).await;
+    let deadline = scenario.duration + scenario.drain;
+    let t = || Duration::from_millis(clock.t());
+    while !world.settled() && t() < deadline {
+        clock
+            .sleep_until_t((t() + Duration::from_secs(1)).min(deadline))
+            .await;
     }
     if tracker.remote_hub && !tracker.external.is_empty() {
         tracker.collect(plan, deadline).await;
@@ -446,7 +455,7 @@ impl Tracker<'_> {
     /// Asks the hub about every accepted message with an external
     /// recipient until none is pending or `deadline` passes; logs what it
     /// learnt.
-    async fn collect(&self, plan: &[Planned], deadline: Instant) {
+    async fn collect(&self, plan: &[Planned], deadline: Duration) {
         let hub = self.world.peer(Host::Hub, Host::Hub, self.world.hub_addr);
         let mut waiting: Vec<&Planned> = plan
             .iter()
@@ -498,7 +507,7 @@ impl Tracker<'_> {
                 }
             }
             waiting = still;
-            if waiting.is_empty() || Instant::now() >= deadline {
+            if waiting.is_empty() || Duration::from_millis(self.world.clock.t()) >= deadline {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
@@ -525,11 +534,6 @@ impl Tracker<'_> {
             },
         );
     }
-}
-
-/// The tokio instant at run time `t`.
-fn at(clock: &TokioClock, t: Duration) -> Instant {
-    clock.instant_at(clock.origin().after(t))
 }
 
 fn codes(ms: &[Ministry]) -> String {
@@ -609,7 +613,7 @@ async fn wait_for_externals(
 /// its operator's outbox) at its time.
 async fn inject(world: World, scenario: Scenario, plan: Vec<Planned>) {
     for p in plan {
-        tokio::time::sleep_until(at(&world.clock, p.at)).await;
+        world.clock.sleep_until_t(p.at).await;
         let label = p.inject.and_then(|i| scenario.injects[i].label.clone());
         if let Some(node) = world.nodes.get(&p.envelope.originator) {
             node.submit(Envelope::clone(&p.envelope), label);
@@ -625,7 +629,7 @@ async fn fault(world: World, hosts: Arc<tokio::sync::Mutex<Hosts>>, log: Log, f:
         FaultAction::Degrade(a, b, _) => (FaultKind::Degrade, vec![a, b]),
         FaultAction::Crash(h) => (FaultKind::Crash, vec![h]),
     };
-    tokio::time::sleep_until(at(&world.clock, f.at)).await;
+    world.clock.sleep_until_t(f.at).await;
     let until = f.at + f.lasts;
     log.record(EventBody::Fault {
         fault: kind,
@@ -654,7 +658,7 @@ async fn fault(world: World, hosts: Arc<tokio::sync::Mutex<Hosts>>, log: Log, f:
             FaultAction::Crash(h) => crash(&world, &hosts, h).await,
         }
     }
-    tokio::time::sleep_until(at(&world.clock, until)).await;
+    world.clock.sleep_until_t(until).await;
     if carried {
         match f.action {
             FaultAction::Partition(a, b) => world.links.heal_partition(a, b),

@@ -15,7 +15,7 @@ use super::{
     transmission, wait_for_work,
 };
 use crate::config::MAX_RPC_BYTES;
-use crate::events::TokioClock;
+use crate::events::Timer;
 use crate::host::{Acked, HubHost, Transmission, lock};
 use crate::hub::{Refusal, Standing, Tracked};
 use crate::model::Ministry;
@@ -194,7 +194,7 @@ where
 
 /// The hub's delivery loop: delivers what `host` says is due to the peers in
 /// `directory`; runs until aborted (a crash, or the end of the run).
-pub async fn hub_delivery_loop(host: Arc<HubHost>, clock: TokioClock, directory: Directory) {
+pub async fn hub_delivery_loop(host: Arc<HubHost>, clock: impl Timer, directory: Directory) {
     let channels = Arc::new(Mutex::new(Channels::new()));
     let mut tasks = JoinSet::new();
     loop {
@@ -232,7 +232,7 @@ pub async fn hub_delivery_loop(host: Arc<HubHost>, clock: TokioClock, directory:
             );
         }
         while tasks.try_join_next().is_some() {}
-        wait_for_work(host.notified(), next.map(|t| clock.instant_at(t))).await;
+        wait_for_work(host.notified(), next.and_then(|t| clock.instant_at(t))).await;
     }
 }
 

@@ -12,7 +12,7 @@ use tracing::Instrument;
 
 use super::{Address, Channels, Peer, ServeError, decode, serve, transmission, wait_for_work};
 use crate::config::MAX_RPC_BYTES;
-use crate::events::TokioClock;
+use crate::events::Timer;
 use crate::host::{NodeHost, Transmission, lock};
 use crate::wire::{self, hub_client::HubClient, ministry_server::MinistryServer};
 
@@ -60,7 +60,7 @@ where
 
 /// A node's publish loop: publishes what `host` says is due to the hub at
 /// `hub`; runs until aborted.
-pub async fn node_publish_loop(host: Arc<NodeHost>, clock: TokioClock, hub: Peer) {
+pub async fn node_publish_loop(host: Arc<NodeHost>, clock: impl Timer, hub: Peer) {
     // One peer, the hub.
     let channels = Arc::new(Mutex::new(Channels::new()));
     let mut tasks = JoinSet::new();
@@ -96,7 +96,7 @@ pub async fn node_publish_loop(host: Arc<NodeHost>, clock: TokioClock, hub: Peer
             );
         }
         while tasks.try_join_next().is_some() {}
-        wait_for_work(host.notified(), next.map(|t| clock.instant_at(t))).await;
+        wait_for_work(host.notified(), next.and_then(|t| clock.instant_at(t))).await;
     }
 }
 

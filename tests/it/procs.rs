@@ -208,26 +208,41 @@ pub fn scratch(name: &str) -> std::path::PathBuf {
     dir
 }
 
-/// A plain HTTP/1.1 GET on loopback: (status, body).
-pub fn http_get(addr: &str, path: &str) -> (u16, String) {
+/// A plain HTTP/1.1 GET on loopback: (status, body); `None` if the exchange
+/// failed (the caller retries, within its bound).
+pub fn try_http_get(addr: &str, path: &str) -> Option<(u16, String)> {
     use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).expect("http connect");
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
     write!(
         s,
         "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
     )
-    .unwrap();
+    .ok()?;
     let mut text = String::new();
-    s.read_to_string(&mut text).expect("http response");
+    s.read_to_string(&mut text).ok()?;
     let status = text
         .split_whitespace()
         .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
+        .and_then(|c| c.parse().ok())?;
     let body = text
         .split_once("\r\n\r\n")
         .map(|(_, b)| b.to_string())
         .unwrap_or_default();
-    (status, body)
+    Some((status, body))
+}
+
+/// [`try_http_get`], retried for up to 30 s.
+pub fn http_get(addr: &str, path: &str) -> (u16, String) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(answer) = try_http_get(addr, path) {
+            return answer;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "GET http://{addr}{path} kept failing"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
