@@ -90,6 +90,9 @@ pub enum Command {
     /// Runs one ministry's node live: it registers with the hub, prints each
     /// message it receives, and reconnects (losing nothing) when it loses the hub.
     Node(live::NodeArgs),
+    /// Serves the trainer's console for a finished run directory (simulated
+    /// or live), to play back and scrub on a projector, with no network.
+    Replay(live::ReplayArgs),
     /// Publishes one message to a live hub, written as a scenario inject;
     /// prints the receipt (exit 0) or the refusal (exit 1); 2 for bad input.
     Send(live::SendArgs),
@@ -215,6 +218,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::Hub(args) => live::hub(args),
         Command::Node(args) => live::node(args),
         Command::Send(args) => live::send(args),
+        Command::Replay(args) => live::replay(args),
     }
 }
 

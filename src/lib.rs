@@ -13,12 +13,16 @@
 //! - [`scenario`]: the YAML scenario format, validated with file:line:col errors.
 //! - [`msel`]: a scenario as an exercise's Master Scenario Events List (CSV), and back.
 //! - [`sim`]: the deterministic driver: virtual clock, seeded RNG, injects, traffic.
-//! - [`live`]: the live driver: the hub on a real socket, in wall-clock time.
+//! - [`live`]: the live driver: hub, nodes and whole scenarios on real sockets, in
+//!   wall-clock time (sped up on demand), with faults carried out for real.
+//! - [`console`]: the trainer's console, a page served by the binary and fed by the
+//!   event stream, for live runs and replays.
 //! - [`report`]: the event log, expectation checks, the run summary, the HTML
 //!   report (after-action review, message-flow diagram, service measures) and
 //!   the comparison of two runs.
 
 pub mod config;
+pub mod console;
 pub mod events;
 pub mod format;
 pub mod host;

@@ -384,6 +384,55 @@ pub struct LiveArgs {
     /// (comma separated or repeated); the run waits for it to join.
     #[arg(long, requires = "live", value_delimiter = ',')]
     pub external: Vec<Ministry>,
+    /// With --live: serve the trainer's console here (e.g. 127.0.0.1:8080).
+    #[arg(long, requires = "live")]
+    pub dashboard: Option<std::net::SocketAddr>,
+}
+
+/// `gcif-sim replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// A run directory (simulated or live).
+    run_dir: PathBuf,
+    /// Serve the trainer's console here.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    dashboard: std::net::SocketAddr,
+    /// Simulated time per real time when the page plays the run (the
+    /// trainer can change it on the page).
+    #[arg(long, default_value_t = 60.0)]
+    speed: f64,
+}
+
+pub fn replay(args: ReplayArgs) -> ExitCode {
+    let run = match gcif_sim::report::RunDir::load(&args.run_dir) {
+        Ok(r) => r,
+        Err(e) => return failed(e.into()),
+    };
+    if !(args.speed.is_finite() && args.speed > 0.0) {
+        return failed(anyhow::anyhow!("--speed must be a positive number"));
+    }
+    let console = gcif_sim::console::replay(&run, args.speed);
+    let result = runtime().and_then(|rt| {
+        let _entered = rt.enter();
+        let stop = live::shutdown_signal();
+        rt.block_on(async {
+            let listener = tokio::net::TcpListener::bind(args.dashboard)
+                .await
+                .with_context(|| format!("cannot listen on {}", args.dashboard))?;
+            eprintln!(
+                "gcif-sim replay: {} on http://{}/ ({} events); Ctrl-C stops",
+                args.run_dir.display(),
+                listener.local_addr()?,
+                run.events.len()
+            );
+            gcif_sim::console::serve(console, listener, stop).await?;
+            Ok(())
+        })
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => failed(e),
+    }
 }
 
 /// Plays `scenario` live, streaming its log to DIR/events.jsonl as it goes.
@@ -413,6 +462,7 @@ pub fn run_live(
         hub: args.hub.clone(),
         listen: args.listen,
         external: args.external.clone(),
+        dashboard: args.dashboard,
     };
     let say: live::play::Say = Arc::new(|line: &str| eprintln!("gcif-sim run --live: {line}"));
     let rt = runtime()?;

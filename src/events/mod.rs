@@ -148,6 +148,14 @@ pub enum EventBody {
         fault: FaultKind,
         targets: Vec<Host>,
     },
+    /// A trainer steered a live run from the console: `by` who (the
+    /// console's client address), `action` what (`pause`, `resume`, `step`,
+    /// `speed`, `inject`, `cut`, `heal`), `detail` the particulars.
+    Control {
+        by: String,
+        action: String,
+        detail: String,
+    },
     /// An `expect:` entry, checked at the end of the run.
     Expectation {
         name: String,

@@ -214,6 +214,11 @@ impl HubHost {
         self.wake.notify_one();
     }
 
+    /// Wakes the driver to poll again (the clock was steered).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
     /// Resolves when there may be new work for [`HubHost::poll`].
     pub fn notified(&self) -> Notified<'_> {
         self.wake.notified()

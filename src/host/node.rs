@@ -229,6 +229,11 @@ impl NodeHost {
         Ok(Delivered { duplicate })
     }
 
+    /// Wakes the driver to poll again (the clock was steered).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
     /// Resolves when there may be new work for [`NodeHost::poll`].
     pub fn notified(&self) -> Notified<'_> {
         self.wake.notified()

@@ -68,7 +68,8 @@ struct State {
 pub struct Links {
     state: Arc<Mutex<State>>,
     topology: Arc<Topology>,
-    speed: f64,
+    /// The run's speed, in thousandths (steered from the console).
+    speed_milli: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Whether the run can carry out a fault between two hosts.
@@ -87,7 +88,7 @@ impl Links {
         Links {
             state: Arc::default(),
             topology: Arc::new(topology),
-            speed,
+            speed_milli: Arc::new(std::sync::atomic::AtomicU64::new((speed * 1000.0) as u64)),
         }
     }
 
@@ -110,6 +111,12 @@ impl Links {
                 node.name()
             )),
         }
+    }
+
+    /// The run now goes `speed` times faster than real time.
+    pub fn set_speed(&self, speed: f64) {
+        self.speed_milli
+            .store((speed * 1000.0) as u64, Ordering::Relaxed);
     }
 
     /// Starts a partition between `a` and `b`: their connections are cut.
@@ -177,10 +184,11 @@ impl Links {
             Some(l) => *l,
             None => self.topology.link(a, b).latency,
         };
-        if self.speed == 1.0 {
+        let speed = self.speed_milli.load(Ordering::Relaxed) as f64 / 1000.0;
+        if speed == 1.0 {
             run_time
         } else {
-            run_time.div_f64(self.speed)
+            run_time.div_f64(speed.max(0.001))
         }
     }
 

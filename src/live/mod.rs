@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod node;
 pub mod play;
 pub mod send;
+pub mod steer;
 
 use std::collections::BTreeMap;
 use std::future::Future;

@@ -38,6 +38,8 @@ pub struct LiveOptions {
     pub listen: SocketAddr,
     /// Ministries whose nodes someone else runs.
     pub external: Vec<Ministry>,
+    /// Serve the trainer's console here.
+    pub dashboard: Option<SocketAddr>,
 }
 
 /// What a live run tells the person running it, as it goes.
@@ -45,13 +47,13 @@ pub type Say = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// Everything needed to (re)start the run's hosts.
 #[derive(Clone)]
-struct World {
-    links: Links,
-    clock: Controlled,
+pub(super) struct World {
+    pub(super) links: Links,
+    pub(super) clock: Controlled,
     rpc: crate::config::RpcConfig,
-    hub: Option<Arc<HubHost>>,
+    pub(super) hub: Option<Arc<HubHost>>,
     directory: Directory,
-    nodes: BTreeMap<Ministry, Arc<NodeHost>>,
+    pub(super) nodes: BTreeMap<Ministry, Arc<NodeHost>>,
     /// Where each host the run runs listens (kept across crashes).
     addrs: BTreeMap<Host, SocketAddr>,
     /// Where the hub is, the run's own or not.
@@ -59,6 +61,16 @@ struct World {
 }
 
 impl World {
+    /// Wakes every host the run runs to look at the clock again.
+    pub(super) fn wake_all(&self) {
+        if let Some(h) = &self.hub {
+            h.wake();
+        }
+        for n in self.nodes.values() {
+            n.wake();
+        }
+    }
+
     /// The run's hosts around the state machines: the hub unless the run
     /// plays against one already running, and a node host per participant
     /// (for an external one, its operator's outbox only: the run publishes
@@ -305,6 +317,12 @@ pub async fn play(
     // t=0: now that every host the run needs is there.
     let wall_start = super::wall_now();
     let clock = Controlled::new(scenario.epoch(), opts.speed);
+    // The console sees every event, as the log's sinks do.
+    let feed = Arc::new(crate::console::Feed::default());
+    let sink: Arc<dyn EventSink> = match opts.dashboard {
+        Some(_) => Arc::new(crate::events::FanOut::new(vec![sink, feed.clone()])),
+        None => sink,
+    };
     let log = Log::new(Arc::new(clock.clone()), sink);
     log.record(EventBody::Started {
         process: format!("run --live --speed {}", opts.speed),
@@ -323,6 +341,12 @@ pub async fn play(
         world.start_all(&opts.external).await?,
     ));
     announce(scenario, opts, &world, &say);
+    let _console = match opts.dashboard {
+        Some(addr) => Some(
+            super::steer::start(addr, scenario, &plan, &world, &log, feed.clone(), &say).await?,
+        ),
+        None => None,
+    };
 
     let mut drivers = JoinSet::new();
     drivers.spawn(inject(world.clone(), scenario.clone(), plan.clone()));

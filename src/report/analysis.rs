@@ -297,6 +297,7 @@ impl Builder {
             | EventBody::Undeliverable { .. }
             | EventBody::Registered { .. }
             | EventBody::Started { .. }
+            | EventBody::Control { .. }
             | EventBody::FaultNotCarriedOut { .. } => {}
             EventBody::Sent {
                 msg,
