@@ -42,8 +42,8 @@ struct LiveControls {
     injects: Vec<Duration>,
     /// Links cut from the console, with when.
     cuts: Mutex<BTreeMap<Ministry, u64>>,
-    /// Improvised messages so far, for their ids.
-    improvised: Mutex<u32>,
+    /// Improvised messages so far, per sender, for their ids.
+    improvised: Mutex<BTreeMap<Ministry, u32>>,
 }
 
 impl LiveControls {
@@ -152,7 +152,8 @@ impl LiveControls {
             return Err(format!("{from} does not take part in this run"));
         };
         let n = {
-            let mut n = lock(&self.improvised);
+            let mut counts = lock(&self.improvised);
+            let n = counts.entry(from).or_insert(0);
             *n += 1;
             *n
         };
@@ -166,7 +167,7 @@ impl LiveControls {
             "inject",
             format!("{id} {} from {from} [{}]", envelope.kind, envelope.handling),
         );
-        node.submit(envelope, Some(format!("console-{n}")));
+        node.submit(envelope, Some(format!("console-{}-{n}", from.code())));
         Ok(format!("{id} handed to {from}'s node"))
     }
 }
@@ -206,7 +207,7 @@ pub(super) async fn start(
         content: content.clone(),
         injects,
         cuts: Mutex::new(BTreeMap::new()),
-        improvised: Mutex::new(0),
+        improvised: Mutex::new(BTreeMap::new()),
     });
     let console = Console {
         meta: Arc::new(meta(

@@ -4,6 +4,8 @@
 
 mod architecture;
 mod bad_input;
+mod cdp;
+mod console;
 mod determinism;
 mod faults;
 mod live;

@@ -97,7 +97,7 @@ fn assert_self_contained(html: &str, what: &str) {
 /// One browser at a time: the machine may have two cores.
 static BROWSER: Mutex<()> = Mutex::new(());
 
-fn chromium() -> Option<PathBuf> {
+pub fn chromium() -> Option<PathBuf> {
     let candidates = std::env::var_os("GCIF_CHROMIUM")
         .map(PathBuf::from)
         .into_iter()

@@ -17,9 +17,11 @@ const el = (tag, attrs = {}, parent) => {
 
 // Where each host sits on the schematic map (viewBox 1000×560).
 const PLACES = {
-  "US-DHS": [560, 95], "MX-SEGOB": [360, 300], "GT-MINGOB": [610, 420],
-  "SV-MJSP": [640, 505], "HN-SEDS": [790, 440], "GCIF": [820, 250],
+  "US-DHS": [560, 78], "MX-SEGOB": [330, 225], "GT-MINGOB": [585, 400],
+  "SV-MJSP": [640, 500], "HN-SEDS": [800, 405], "GCIF": [860, 225],
 };
+// Which side of its circle a node's name and counters go (clear of the others).
+const SIDE = { "GT-MINGOB": "left", "SV-MJSP": "right" };
 const KIND_LABEL = { caravan_alert: "caravan alert", document_flag: "document flag", cargo_notice: "cargo notice" };
 
 const S = {
@@ -62,11 +64,11 @@ function drawMap() {
   const svg = $("map");
   svg.innerHTML = "";
   const land = [
-    ["UNITED STATES", "40,20 960,20 960,150 640,150 560,185 470,160 300,140 150,150 40,120", [700, 60]],
-    ["MEXICO", "150,150 300,140 470,160 560,185 600,260 560,330 640,380 600,400 520,380 430,370 330,320 260,250 190,200", [330, 230]],
-    ["GUATEMALA", "600,400 640,380 690,390 700,450 660,480 600,470 575,430", [560, 470]],
-    ["EL SALVADOR", "600,470 660,480 700,500 680,530 610,520", [575, 548]],
-    ["HONDURAS", "690,390 780,385 880,410 860,460 760,490 700,500 660,480 700,450", [860, 500]],
+    ["UNITED STATES", "40,20 960,20 960,130 640,130 560,160 470,140 300,125 150,135 40,105", [830, 70]],
+    ["MEXICO", "150,135 300,125 470,140 560,160 590,230 540,300 600,340 560,360 470,350 380,320 300,270 230,210 180,170", [440, 320]],
+    ["GUATEMALA", "560,360 600,340 660,350 680,420 640,460 570,455 540,400", [470, 470]],
+    ["EL SALVADOR", "570,455 640,460 690,490 670,535 590,525", [520, 548]],
+    ["HONDURAS", "660,350 800,345 930,380 900,440 780,480 690,490 640,460 680,420", [880, 475]],
   ];
   for (const [name, pts, at] of land) {
     el("svg:polygon", { points: pts, class: "land" }, svg);
@@ -87,8 +89,13 @@ function drawMap() {
       transform: `translate(${PLACES[m] || [500, 300]})`,
     }, svg);
     el("svg:circle", { r: 30 }, g);
-    el("svg:text", { y: -42, text: m }, g);
-    el("svg:text", { y: 58, class: "counts", id: `counts-${m}`, text: "" }, g);
+    const side = SIDE[m];
+    // (an inline style: the stylesheet's text-anchor would beat an attribute)
+    const at = side === "left" ? { x: -42, y: -4, style: "text-anchor:end" }
+      : side === "right" ? { x: 42, y: -4, style: "text-anchor:start" } : { y: -42 };
+    el("svg:text", { ...at, text: m }, g);
+    const c = side ? { x: at.x, y: 20, style: at.style } : { y: 56 };
+    el("svg:text", { ...c, class: "counts", id: `counts-${m}`, text: "" }, g);
   }
 }
 

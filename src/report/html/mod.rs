@@ -30,6 +30,41 @@ use markup::*;
 use measures::*;
 use review::*;
 
+/// The trainer's actions on a live run's console (`control` events), in
+/// order: what the after-action review should know was improvised.
+fn controls(h: &mut String, run: &RunDir, start: Option<DateTime<FixedOffset>>) {
+    let actions: Vec<_> = run
+        .events
+        .iter()
+        .filter_map(|e| match &e.body {
+            crate::events::EventBody::Control { by, action, detail } => {
+                Some((e.t, by, action, detail))
+            }
+            _ => None,
+        })
+        .collect();
+    if actions.is_empty() {
+        return;
+    }
+    h.push_str(
+        "<h3 id=controls>Trainer's actions</h3>\n<p class=sub>What the trainer did on the console \
+         during the run: pauses, speed changes, improvised injects, links cut and healed.</p>\n\
+         <table id=aar-controls><thead><tr><th>When</th><th>Action</th><th>Detail</th><th>By</th>\
+         </tr></thead><tbody>\n",
+    );
+    for (t, by, action, detail) in actions {
+        let _ = writeln!(
+            h,
+            "<tr>{}<td>{}</td><td>{}</td><td>{}</td></tr>",
+            time_cell(start, Some(t)),
+            esc(action),
+            esc(detail),
+            esc(by)
+        );
+    }
+    h.push_str("</tbody></table>\n");
+}
+
 /// Renders the report of `run`.
 pub fn render(run: &RunDir, a: &Analysis) -> String {
     let s = &run.summary;
@@ -48,6 +83,7 @@ pub fn render(run: &RunDir, a: &Analysis) -> String {
     );
     header(&mut h, run, a, start);
     review(&mut h, run, a, start);
+    controls(&mut h, run, start);
     flow(&mut h, run, a);
     measures(&mut h, run, a, start);
     let _ = write!(
