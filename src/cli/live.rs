@@ -25,6 +25,9 @@ pub struct HubArgs {
     /// Also serve `/metrics` (Prometheus) and `/healthz` over HTTP here.
     #[arg(long)]
     http: Option<std::net::SocketAddr>,
+    /// Serve the trainer's console here (e.g. 127.0.0.1:8080).
+    #[arg(long)]
+    dashboard: Option<std::net::SocketAddr>,
     /// Write a run directory here (events.jsonl as it happens; messages,
     /// summary and a scenario stub on shutdown) for `gcif-sim report`.
     /// Given again after a restart, the log is continued, not emptied.
@@ -118,6 +121,7 @@ pub fn hub(args: HubArgs) -> ExitCode {
     let opts = HubOptions {
         listen: args.listen,
         http: args.http,
+        dashboard: args.dashboard,
         out: args.out,
         events: args.events,
         participants,
@@ -144,7 +148,11 @@ pub fn hub(args: HubArgs) -> ExitCode {
                     bound
                         .http
                         .map(|h| format!("; metrics on http://{h}/metrics"))
-                        .unwrap_or_default(),
+                        .unwrap_or_default()
+                        + &bound
+                            .dashboard
+                            .map(|d| format!("; trainer's console on http://{d}/"))
+                            .unwrap_or_default(),
                     bound.grpc
                 );
             },

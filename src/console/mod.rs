@@ -49,7 +49,13 @@ pub struct Meta {
     pub injects: Vec<InjectMark>,
     /// The replay's default speed.
     pub speed: f64,
+    /// The live controls on offer (`pause`, `resume`, `step`, `speed`,
+    /// `inject`, `cut`, `heal`); none on a replay.
+    pub controls: Vec<&'static str>,
 }
+
+/// Every live control of `run --live`.
+pub const ALL_CONTROLS: [&str; 7] = ["pause", "resume", "step", "speed", "inject", "cut", "heal"];
 
 /// One scheduled inject on the timeline.
 #[derive(Debug, Clone, Serialize)]
@@ -342,6 +348,7 @@ pub fn replay(run: &crate::report::RunDir, speed: f64) -> Console {
             .collect(),
         injects,
         speed,
+        controls: Vec::new(),
     };
     Console {
         meta: Arc::new(meta),

@@ -28,6 +28,8 @@ pub struct HubOptions {
     pub listen: SocketAddr,
     /// Where to serve `/metrics` and `/healthz`.
     pub http: Option<SocketAddr>,
+    /// Where to serve the trainer's console.
+    pub dashboard: Option<SocketAddr>,
     /// The run directory to write (the log streams to DIR/events.jsonl).
     pub out: Option<PathBuf>,
     /// The live log alone, without a run directory; standard output if
@@ -47,6 +49,7 @@ pub struct HubOptions {
 pub struct Bound {
     pub grpc: SocketAddr,
     pub http: Option<SocketAddr>,
+    pub dashboard: Option<SocketAddr>,
 }
 
 /// Runs the hub until `shutdown`; `ready` is told where it listens.
@@ -71,7 +74,12 @@ pub async fn run(
         (None, None) => None,
     };
     let metrics = Arc::new(Metrics::default());
-    let (clock, log) = clock_and_log(journal.as_ref(), metrics.clone());
+    let feed = Arc::new(crate::console::Feed::default());
+    let mut also: Vec<Arc<dyn EventSink>> = vec![metrics.clone()];
+    if opts.dashboard.is_some() {
+        also.push(feed.clone());
+    }
+    let (clock, log) = clock_and_log(journal.as_ref(), Arc::new(crate::events::FanOut::new(also)));
     let policy = Policy::new(opts.policy, opts.participants.iter().copied());
     let host = Arc::new(super::hub_host(policy, opts.delivery, log.clone()));
     let directory = super::fixed_directory(&opts.ministries, opts.rpc);
@@ -87,9 +95,21 @@ pub async fn run(
         ),
         None => None,
     };
+    let dashboard_listener = match opts.dashboard {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} (--dashboard)"))?,
+        ),
+        None => None,
+    };
     ready(Bound {
         grpc: listener.local_addr()?,
         http: http_listener.as_ref().map(|l| l.local_addr()).transpose()?,
+        dashboard: dashboard_listener
+            .as_ref()
+            .map(|l| l.local_addr())
+            .transpose()?,
     });
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -104,6 +124,20 @@ pub async fn run(
         tokio::spawn(async move {
             if let Err(e) = axum::serve(l, router).with_graceful_shutdown(stopped).await {
                 tracing::error!(%e, "the --http server stopped");
+            }
+        })
+    });
+    let console = dashboard_listener.map(|l| {
+        let console = super::steer::hub_console(
+            host.clone(),
+            log.clone(),
+            feed.clone(),
+            format!("Live hub on {}", opts.listen),
+        );
+        let stopped = super::stopped(stop_rx.clone());
+        tokio::spawn(async move {
+            if let Err(e) = crate::console::serve(console, l, stopped).await {
+                tracing::error!(%e, "the console stopped");
             }
         })
     });
@@ -122,8 +156,9 @@ pub async fn run(
             Ok(())
         }
     };
-    if let Some(h) = http {
-        let _ = h.await;
+    for h in [http, console].into_iter().flatten() {
+        // An open console page holds its event stream: do not wait for it.
+        let _ = tokio::time::timeout(super::GRACE, h).await;
     }
     if let Some(j) = journal {
         j.finish()
@@ -175,7 +210,7 @@ fn write_run_dir(
 
 /// The hub's clock and log: the journal's, or (with no journal) the wall
 /// clock and standard output; `metrics` sees every event either way.
-fn clock_and_log(journal: Option<&Journal>, metrics: Arc<Metrics>) -> (TokioClock, Log) {
+fn clock_and_log(journal: Option<&Journal>, metrics: Arc<dyn EventSink>) -> (TokioClock, Log) {
     match journal {
         Some(j) => (j.clock, Log::new(Arc::new(j.clock), j.sink(Some(metrics)))),
         None => {

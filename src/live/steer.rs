@@ -274,5 +274,128 @@ pub fn meta(
             })
             .collect(),
         speed,
+        controls: crate::console::ALL_CONTROLS.to_vec(),
+    }
+}
+
+/// The messages a standalone hub has answered, from its journal.
+struct HubContent {
+    host: Arc<crate::host::HubHost>,
+}
+
+impl Content for HubContent {
+    fn message(&self, id: &str, to: Option<Ministry>) -> Option<Envelope> {
+        self.host.inspect(|h| {
+            let env = h.journal().find(|(e, _)| e.id.0 == id)?.0.clone();
+            Some(match to {
+                Some(to) => h.policy().copy_for(&env, to).0,
+                None => env,
+            })
+        })
+    }
+}
+
+/// The trainer's controls on a standalone hub: it runs on the wall clock,
+/// so only an improvised message, published as the ministry the form names.
+struct HubControls {
+    host: Arc<crate::host::HubHost>,
+    log: Log,
+    improvised: Mutex<BTreeMap<Ministry, u32>>,
+}
+
+impl Controls for HubControls {
+    fn act(&self, action: Action) -> Result<String, String> {
+        let Action::Inject { from, message } = action else {
+            return Err(
+                "a standalone hub runs on the wall clock: only improvised messages here \
+                        (pause, speed, step and links are for run --live)"
+                    .into(),
+            );
+        };
+        let n = {
+            let mut counts = lock(&self.improvised);
+            let n = counts.entry(from).or_insert(0);
+            *n += 1;
+            *n
+        };
+        let now = self.log.clock().now();
+        // The wall time in the id: a restarted hub never reuses one, which
+        // nodes that saw the first would discard as a redelivery.
+        let id = format!("{}-C{}-{n}", from.code(), now.0);
+        let envelope =
+            crate::scenario::message("the console's form", message.as_str(), from, now, &id)
+                .map_err(|e| e.to_string())?;
+        let id = envelope.id.0.clone();
+        self.log.record(EventBody::Control {
+            by: "console".into(),
+            action: "inject".into(),
+            detail: format!("{id} {} from {from} [{}]", envelope.kind, envelope.handling),
+        });
+        match self.host.on_publish(envelope, 1) {
+            Ok(p) => Ok(format!(
+                "{id} accepted for {}",
+                p.recipients
+                    .iter()
+                    .map(|m| m.code())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+            Err(r) => Err(format!("{id} refused: {}", r.reason())),
+        }
+    }
+
+    fn clock(&self) -> serde_json::Value {
+        let c = self.log.clock();
+        serde_json::json!({"now_ms": c.now().0, "t": c.t(), "speed": 1.0, "paused": false, "cut": []})
+    }
+}
+
+/// The console of a standalone hub (`gcif-sim hub --dashboard`).
+pub fn hub_console(
+    host: Arc<crate::host::HubHost>,
+    log: Log,
+    feed: Arc<Feed>,
+    title: String,
+) -> Console {
+    let (participants, roles) = host.inspect(|h| {
+        let p: Vec<Ministry> = h.policy().participants().collect();
+        let roles = p
+            .iter()
+            .map(|&m| {
+                (
+                    m,
+                    if h.policy().is_full_participant(m) {
+                        "full"
+                    } else {
+                        "observer"
+                    },
+                )
+            })
+            .collect();
+        (p, roles)
+    });
+    let clock = log.clock().clone();
+    let meta = Meta {
+        mode: "live",
+        name: "live-hub".into(),
+        title,
+        start_ms: clock.origin().0,
+        offset_min: 0,
+        duration_ms: 0,
+        participants,
+        roles,
+        injects: Vec::new(),
+        speed: 1.0,
+        controls: vec!["inject"],
+    };
+    Console {
+        meta: Arc::new(meta),
+        feed,
+        content: Arc::new(HubContent { host: host.clone() }),
+        controls: Some(Arc::new(HubControls {
+            host,
+            log,
+            improvised: Mutex::new(BTreeMap::new()),
+        })),
     }
 }

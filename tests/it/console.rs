@@ -202,6 +202,25 @@ fn a_trainer_steers_a_live_run_from_the_console() {
         &inbox_has("GT-MINGOB", "HN-SEDS-C0001"),
     );
 
+    // Faster doubles the speed; next inject moves the clock on to it.
+    b.key("+");
+    b.wait_for(
+        WITHIN,
+        "double speed",
+        "fetch('/api/clock').then(r => r.json()).then(c => c.speed === 240)",
+    );
+    b.key("n");
+    b.wait_for(
+        WITHIN,
+        "the clock at the next inject (5h)",
+        "+document.getElementById('clock').dataset.t >= 18000000",
+    );
+    b.wait_for(
+        WITHIN,
+        "the later flag delivered",
+        &inbox_has("GT-MINGOB", "US-DHS-000001"),
+    );
+
     // A message's detail shows what was redacted for the observer.
     b.eval(&format!(
         "{}.click()",
@@ -231,7 +250,7 @@ fn a_trainer_steers_a_live_run_from_the_console() {
     assert_eq!(run.terminate(), 0, "{}", run.transcript());
     assert!(out.join("summary.json").is_file());
     let text = std::fs::read_to_string(out.join("events.jsonl")).unwrap();
-    for action in ["pause", "inject", "resume", "cut", "heal"] {
+    for action in ["pause", "inject", "resume", "cut", "heal", "speed", "step"] {
         assert!(
             text.contains(&format!(
                 "\"event\":\"control\",\"by\":\"console\",\"action\":\"{action}\""

@@ -483,3 +483,59 @@ fn a_scenario_plays_live_against_a_hub_already_running() {
     let events = std::fs::read_to_string(dir.join("hub/events.jsonl")).unwrap();
     assert!(events.contains("\"msg\":\"HN-SEDS-000001\""), "{events}");
 }
+
+#[test]
+fn a_hub_serves_the_console_and_takes_an_improvised_message() {
+    let dir = scratch("live-procs-hub-console");
+    let out = dir.join("hub");
+    let mut hub = Proc::gcif(
+        "hub --dashboard",
+        &[
+            "hub",
+            "--listen",
+            "127.0.0.1:0",
+            "--dashboard",
+            "127.0.0.1:0",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    let console = hub.wait_for(WITHIN, "the console's address", |l| {
+        addr_after(l, "trainer's console on http://")
+    });
+    let grpc = hub.wait_for(WITHIN, "the hub's address", |l| {
+        addr_after(l, "serving gcif.v1.Hub on ")
+    });
+    let mut us = node("US-DHS", &grpc);
+    let (status, page) = http_get(&console, "/");
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("GCIF trainer's console") && !page.contains("https://"),
+        "served whole, nothing fetched"
+    );
+    let (status, meta) = http_get(&console, "/api/meta");
+    assert_eq!(status, 200);
+    assert!(meta.contains("\"controls\":[\"inject\"]"), "{meta}");
+    let message = r#"{\"caravan_alert\":{\"caravan_id\":\"C1\",\"location\":{\"name\":\"Corinto\",\"country\":\"HN\"}}}"#;
+    let (status, body) = crate::procs::http_post(
+        &console,
+        "/api/control",
+        &format!(r#"{{"action":"inject","from":"HN-SEDS","message":"{message}"}}"#),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("accepted for"), "{body}");
+    let id = us.wait_for(WITHIN, "the improvised message", |l| {
+        let v: serde_json::Value = serde_json::from_str(&l.text).ok()?;
+        let id = v["envelope"]["id"].as_str()?;
+        id.starts_with("HN-SEDS-C").then(|| id.to_string())
+    });
+    let (status, _) = crate::procs::http_post(&console, "/api/control", r#"{"action":"pause"}"#);
+    assert_eq!(status, 422, "a standalone hub cannot be paused");
+    assert_eq!(us.terminate(), 0);
+    assert_eq!(hub.terminate(), 0);
+    let events = std::fs::read_to_string(out.join("events.jsonl")).unwrap();
+    assert!(
+        events.contains("\"event\":\"control\"") && events.contains(&id),
+        "{events}"
+    );
+}

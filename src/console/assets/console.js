@@ -297,8 +297,10 @@ const REPLAY_KEYS = [
   ["Home", "Home", "start", () => seek(0)],
 ];
 
+const NEEDS = { " ": "pause", n: "step", "+": "speed", "-": "speed", i: "inject", c: "cut", h: "heal" };
 function setupControls() {
-  const keys = S.live ? LIVE_KEYS : REPLAY_KEYS;
+  const offered = new Set(S.meta.controls || []);
+  const keys = S.live ? LIVE_KEYS.filter(([k]) => offered.has(NEEDS[k])) : REPLAY_KEYS;
   const bar = $("controls"), foot = $("keys");
   for (const [, label, what, act] of keys) {
     const b = el("button", { type: "button", "data-control": what.split(" ")[0] }, bar);
