@@ -54,6 +54,24 @@ pub struct Meta {
     pub controls: Vec<&'static str>,
 }
 
+/// Each participant's role under `policy`, as the page marks it.
+pub fn roles(
+    policy: &crate::policy::Policy,
+    participants: &[Ministry],
+) -> BTreeMap<Ministry, &'static str> {
+    participants
+        .iter()
+        .map(|&m| {
+            let role = if policy.is_full_participant(m) {
+                "full"
+            } else {
+                "observer"
+            };
+            (m, role)
+        })
+        .collect()
+}
+
 /// Every live control of `run --live`.
 pub const ALL_CONTROLS: [&str; 7] = ["pause", "resume", "step", "speed", "inject", "cut", "heal"];
 

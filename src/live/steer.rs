@@ -17,6 +17,14 @@ use crate::plan::Planned;
 use crate::policy::Policy;
 use crate::scenario::Scenario;
 
+/// The next number of a message `from` improvises (1, 2, …).
+fn next_improvised(counts: &Mutex<BTreeMap<Ministry, u32>>, from: Ministry) -> u32 {
+    let mut counts = lock(counts);
+    let n = counts.entry(from).or_insert(0);
+    *n += 1;
+    *n
+}
+
 /// The messages of a live run, by id: the plan's and those improvised.
 struct LiveContent {
     messages: Mutex<BTreeMap<String, Envelope>>,
@@ -151,12 +159,7 @@ impl LiveControls {
         let Some(node) = self.world.nodes.get(&from) else {
             return Err(format!("{from} does not take part in this run"));
         };
-        let n = {
-            let mut counts = lock(&self.improvised);
-            let n = counts.entry(from).or_insert(0);
-            *n += 1;
-            *n
-        };
+        let n = next_improvised(&self.improvised, from);
         let id = format!("{}-C{n:04}", from.code());
         let now = self.world.clock.now();
         let envelope = crate::scenario::message("the console's form", message, from, now, &id)
@@ -245,20 +248,7 @@ pub fn meta(
         offset_min: scenario.start.offset().local_minus_utc() / 60,
         duration_ms: scenario.duration.as_millis() as u64,
         participants: scenario.participants.clone(),
-        roles: scenario
-            .participants
-            .iter()
-            .map(|&m| {
-                (
-                    m,
-                    if policy.is_full_participant(m) {
-                        "full"
-                    } else {
-                        "observer"
-                    },
-                )
-            })
-            .collect(),
+        roles: crate::console::roles(policy, &scenario.participants),
         injects: plan
             .iter()
             .filter_map(|p| {
@@ -312,12 +302,7 @@ impl Controls for HubControls {
                     .into(),
             );
         };
-        let n = {
-            let mut counts = lock(&self.improvised);
-            let n = counts.entry(from).or_insert(0);
-            *n += 1;
-            *n
-        };
+        let n = next_improvised(&self.improvised, from);
         let now = self.log.clock().now();
         // The wall time in the id: a restarted hub never reuses one, which
         // nodes that saw the first would discard as a redelivery.
@@ -359,19 +344,7 @@ pub fn hub_console(
 ) -> Console {
     let (participants, roles) = host.inspect(|h| {
         let p: Vec<Ministry> = h.policy().participants().collect();
-        let roles = p
-            .iter()
-            .map(|&m| {
-                (
-                    m,
-                    if h.policy().is_full_participant(m) {
-                        "full"
-                    } else {
-                        "observer"
-                    },
-                )
-            })
-            .collect();
+        let roles = crate::console::roles(h.policy(), &p);
         (p, roles)
     });
     let clock = log.clock().clone();
