@@ -350,20 +350,7 @@ pub fn replay(run: &crate::report::RunDir, speed: f64) -> Console {
         offset_min: start.map_or(0, |d| d.offset().local_minus_utc() / 60),
         duration_ms: s.duration_ms.max(s.end_ms),
         participants: s.participants.clone(),
-        roles: s
-            .participants
-            .iter()
-            .map(|&m| {
-                (
-                    m,
-                    if policy.is_full_participant(m) {
-                        "full"
-                    } else {
-                        "observer"
-                    },
-                )
-            })
-            .collect(),
+        roles: roles(&policy, &s.participants),
         injects,
         speed,
         controls: Vec::new(),
