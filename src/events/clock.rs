@@ -47,10 +47,12 @@ impl Timer for TokioClock {
 /// optionally sped up (a live run at `--speed 60` plays an hour a minute).
 #[derive(Debug, Clone, Copy)]
 pub struct TokioClock {
-    /// The tokio instant of t=0.
+    /// The tokio instant of the anchor.
     start: Instant,
-    /// The timestamp of t=0.
+    /// The timestamp at `start`.
     origin: Timestamp,
+    /// The run's t=0 (`origin` unless the clock continues an earlier run).
+    zero: Timestamp,
     /// Run milliseconds per tokio millisecond; exactly 1 unless sped up.
     speed: f64,
 }
@@ -61,8 +63,15 @@ impl TokioClock {
         TokioClock {
             start,
             origin,
+            zero: origin,
             speed: 1.0,
         }
+    }
+
+    /// The same clock, with its t=0 at `zero` (a process continuing a log
+    /// an earlier process began).
+    pub fn with_zero(self, zero: Timestamp) -> TokioClock {
+        TokioClock { zero, ..self }
     }
 
     /// The same clock, running `speed` times as fast as tokio's (`speed` > 0).
@@ -89,7 +98,8 @@ impl TokioClock {
         }
     }
 
-    /// The tokio instant of t=0.
+    /// The tokio instant of the anchor (t=0 unless [`TokioClock::with_zero`]
+    /// moved it).
     pub fn start(&self) -> Instant {
         self.start
     }
@@ -107,7 +117,7 @@ impl Clock for TokioClock {
     }
 
     fn origin(&self) -> Timestamp {
-        self.origin
+        self.zero
     }
 }
 

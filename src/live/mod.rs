@@ -57,14 +57,7 @@ pub fn wall_clock() -> TokioClock {
 /// A clock on wall-clock time whose t=0 was at `origin` (earlier, for a
 /// process continuing a log another one began).
 pub fn wall_clock_since(origin: Timestamp) -> TokioClock {
-    let now = wall_now();
-    let behind = Duration::from_millis(now.since(origin));
-    let start = Instant::now()
-        .checked_sub(behind)
-        .unwrap_or_else(Instant::now);
-    // Keep `now()` exact even when the instant could not go back that far.
-    let origin = Timestamp(now.0 - Instant::now().duration_since(start).as_millis() as i64);
-    TokioClock::new(start, origin)
+    wall_clock().with_zero(origin)
 }
 
 /// The connections `listener` accepts, each with Nagle's algorithm off

@@ -420,13 +420,10 @@ impl Directory {
         let text = address.to_string();
         let mut map = crate::host::lock(&self.inner);
         let now = Instant::now();
-        let previous = map.get_mut(&ministry);
-        if let Some(e) = &previous
+        if let Some(e) = map.get_mut(&ministry)
             && e.address == text
         {
-            if let Some(e) = map.get_mut(&ministry) {
-                e.seen = Some(now);
-            }
+            e.seen = Some(now);
             return Registered::Renewed;
         }
         let (version, replaced) = match map.get(&ministry) {
