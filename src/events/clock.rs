@@ -50,9 +50,9 @@ pub struct TokioClock {
     /// The tokio instant of the anchor.
     start: Instant,
     /// The timestamp at `start`.
+    at: Timestamp,
+    /// The run's t=0 (`at` unless the clock continues an earlier run).
     origin: Timestamp,
-    /// The run's t=0 (`origin` unless the clock continues an earlier run).
-    zero: Timestamp,
     /// Run milliseconds per tokio millisecond; exactly 1 unless sped up.
     speed: f64,
 }
@@ -62,8 +62,8 @@ impl TokioClock {
     pub fn new(start: Instant, origin: Timestamp) -> TokioClock {
         TokioClock {
             start,
+            at: origin,
             origin,
-            zero: origin,
             speed: 1.0,
         }
     }
@@ -71,7 +71,10 @@ impl TokioClock {
     /// The same clock, with its t=0 at `zero` (a process continuing a log
     /// an earlier process began).
     pub fn with_zero(self, zero: Timestamp) -> TokioClock {
-        TokioClock { zero, ..self }
+        TokioClock {
+            origin: zero,
+            ..self
+        }
     }
 
     /// The same clock, running `speed` times as fast as tokio's (`speed` > 0).
@@ -86,7 +89,7 @@ impl TokioClock {
 
     /// The tokio instant at which `t` falls, to sleep until it.
     pub fn instant_at(&self, t: Timestamp) -> Instant {
-        self.start + self.real(Duration::from_millis(t.since(self.origin)))
+        self.start + self.real(Duration::from_millis(t.since(self.at)))
     }
 
     /// How long `run_time` of this clock lasts on tokio's clock.
@@ -113,11 +116,11 @@ impl Clock for TokioClock {
         } else {
             real.mul_f64(self.speed)
         };
-        self.origin.after(run)
+        self.at.after(run)
     }
 
     fn origin(&self) -> Timestamp {
-        self.zero
+        self.origin
     }
 }
 
