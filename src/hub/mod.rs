@@ -173,11 +173,16 @@ impl Hub {
     pub fn on_publish(&mut self, now: Timestamp, env: Envelope) -> PublishOutcome {
         // Ids are unique per originator: each ministry has its own id space,
         // so no ministry can take (or block) another's ids.
-        let prefix = format!("{}-", env.originator.code());
-        if !env.id.0.starts_with(&prefix) {
+        let code = env.originator.code();
+        let own = env
+            .id
+            .0
+            .strip_prefix(code)
+            .is_some_and(|rest| rest.starts_with('-'));
+        if !own {
             return PublishOutcome::Refused {
                 refusal: Refusal::Forbidden(format!(
-                    "message id {} is not {}'s: the ids of its messages begin with `{prefix}`",
+                    "message id {} is not {}'s: the ids of its messages begin with `{code}-`",
                     env.id, env.originator
                 )),
                 first: true,
