@@ -329,10 +329,22 @@ where
     }
     // Reflection in both versions: grpc.reflection.v1, and v1alpha, which
     // older tools (grpcurl before 1.9, many IDE plugins) still ask for.
+    // Only what this server serves is listed (the descriptors hold both
+    // gcif.v1 services; a hub does not serve `Ministry`).
     let reflection = || {
-        tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(crate::wire::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        [
+            name,
+            "grpc.health.v1.Health",
+            "grpc.reflection.v1.ServerReflection",
+            "grpc.reflection.v1alpha.ServerReflection",
+        ]
+        .into_iter()
+        .fold(
+            tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(crate::wire::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET),
+            |b, service| b.with_service_name(service),
+        )
     };
     let reflection_v1 = reflection()
         .build_v1()

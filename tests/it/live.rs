@@ -431,10 +431,15 @@ async fn grpc_tools_find_the_services_by_reflection_and_health() {
         panic!("{answer:?}");
     };
     let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    assert!(
+        !names.iter().any(|n| n == "gcif.v1.Ministry"),
+        "a hub lists only what it serves: {names:?}"
+    );
     for expected in [
         "gcif.v1.Hub",
         "grpc.health.v1.Health",
         "grpc.reflection.v1.ServerReflection",
+        "grpc.reflection.v1alpha.ServerReflection",
     ] {
         assert!(
             names.iter().any(|n| n == expected),
