@@ -227,9 +227,7 @@ async fn log_stop(served: impl Future<Output = Result<(), transport::ServeError>
 
 /// The socket address of `address` (a literal IP and port), if it has one.
 fn socket_addr(address: &Address) -> Option<SocketAddr> {
-    let text = address.to_string();
-    let rest = text.split_once("://").map_or(text.as_str(), |(_, r)| r);
-    rest.parse().ok()
+    address.authority().parse().ok()
 }
 
 /// Binds `addr` again (after a crash the old socket may linger a moment).
@@ -566,9 +564,7 @@ fn codes(ms: &[Ministry]) -> String {
 
 /// The socket address of a hub URL, looked up.
 async fn resolve(url: &Address) -> anyhow::Result<SocketAddr> {
-    let text = url.to_string();
-    let authority = text.split_once("://").map_or(text.as_str(), |(_, r)| r);
-    tokio::net::lookup_host(authority)
+    tokio::net::lookup_host(url.authority())
         .await
         .with_context(|| format!("cannot resolve {url}"))?
         .next()

@@ -194,6 +194,17 @@ impl FromStr for Address {
     }
 }
 
+impl Address {
+    /// The `host:port` part, to look up or to parse as a socket address.
+    pub fn authority(&self) -> String {
+        self.0
+            .uri()
+            .authority()
+            .map(|a| a.to_string())
+            .unwrap_or_default()
+    }
+}
+
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let uri = self.0.uri().to_string();

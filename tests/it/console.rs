@@ -135,21 +135,10 @@ fn a_trainer_steers_a_live_run_from_the_console() {
     // An inject from the form, while paused: a document flag reaches the
     // full participants and not the observer.
     send_form(&mut b, "GT-MINGOB", "document_flag");
-    b.wait_for(
-        WITHIN,
-        "the improvised flag at US-DHS",
-        &inbox_has("US-DHS", "GT-MINGOB-C0001"),
-    );
-    b.wait_for(
-        WITHIN,
-        "the improvised flag at HN-SEDS",
-        &inbox_has("HN-SEDS", "GT-MINGOB-C0001"),
-    );
-    b.wait_for(
-        WITHIN,
-        "the improvised flag at SV-MJSP",
-        &inbox_has("SV-MJSP", "GT-MINGOB-C0001"),
-    );
+    for m in ["US-DHS", "HN-SEDS", "SV-MJSP"] {
+        let what = format!("the improvised flag at {m}");
+        b.wait_for(WITHIN, &what, &inbox_has(m, "GT-MINGOB-C0001"));
+    }
     let recipients = b.eval("S.msgs['GT-MINGOB-C0001'].recipients");
     assert!(!recipients.to_string().contains("MX-SEGOB"), "{recipients}");
     assert_eq!(
@@ -179,16 +168,10 @@ fn a_trainer_steers_a_live_run_from_the_console() {
         "document.getElementById('link-GT-MINGOB').classList.contains('cut')",
     );
     send_form(&mut b, "HN-SEDS", "caravan_alert");
-    b.wait_for(
-        WITHIN,
-        "the alert at US-DHS",
-        &inbox_has("US-DHS", "HN-SEDS-C0001"),
-    );
-    b.wait_for(
-        WITHIN,
-        "the alert at SV-MJSP",
-        &inbox_has("SV-MJSP", "HN-SEDS-C0001"),
-    );
+    for m in ["US-DHS", "SV-MJSP"] {
+        let what = format!("the alert at {m}");
+        b.wait_for(WITHIN, &what, &inbox_has(m, "HN-SEDS-C0001"));
+    }
     assert_eq!(
         b.eval(&format!("!!{}", inbox_has("GT-MINGOB", "HN-SEDS-C0001"))),
         serde_json::json!(false),

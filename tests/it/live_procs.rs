@@ -97,6 +97,19 @@ fn caravan(id: &str, handling: &str) -> String {
 }
 
 /// The envelopes a `--json` node printed, as JSON.
+/// The ids of the messages a `--json` node printed, in the order it got them.
+fn received_ids(node: &mut Proc) -> Vec<String> {
+    received(node)
+        .iter()
+        .map(|e| {
+            e["id"]
+                .as_str()
+                .expect("every envelope has an id")
+                .to_string()
+        })
+        .collect()
+}
+
 fn received(node: &mut Proc) -> Vec<serde_json::Value> {
     node.stdout()
         .iter()
@@ -257,10 +270,7 @@ fn a_node_restarted_mid_run_gets_what_it_missed_and_nothing_twice() {
         l == "gcif_delivered_total{to=\"GT-MINGOB\",kind=\"caravan_alert\"} 3"
     });
     assert_eq!(gt.terminate(), 0);
-    let first: Vec<String> = received(&mut gt)
-        .iter()
-        .map(|e| e["id"].as_str().unwrap().to_string())
-        .collect();
+    let first: Vec<String> = received_ids(&mut gt);
     assert_eq!(first, ["HN-SEDS-R1", "HN-SEDS-R2", "HN-SEDS-R3"]);
 
     // While GT-MINGOB is down, three more wait at the hub.
@@ -288,10 +298,7 @@ fn a_node_restarted_mid_run_gets_what_it_missed_and_nothing_twice() {
     });
     assert_eq!(again.terminate(), 0);
     // Deliveries run concurrently (a window per recipient): any order.
-    let mut second: Vec<String> = received(&mut again)
-        .iter()
-        .map(|e| e["id"].as_str().unwrap().to_string())
-        .collect();
+    let mut second: Vec<String> = received_ids(&mut again);
     second.sort();
     assert_eq!(
         second,
@@ -394,10 +401,7 @@ fn a_scenario_plays_live_with_an_external_node_and_a_real_partition() {
     let code = run.wait(Duration::from_secs(120));
     assert_eq!(code, 0, "every expectation met:\n{}", run.transcript());
     // The external node received the scripted messages meant for it.
-    let ids: Vec<String> = received(&mut sv)
-        .iter()
-        .map(|e| e["id"].as_str().unwrap().to_string())
-        .collect();
+    let ids: Vec<String> = received_ids(&mut sv);
     assert!(ids.contains(&"HN-SEDS-000001".to_string()), "{ids:?}");
     assert!(ids.contains(&"US-DHS-000001".to_string()), "{ids:?}");
     assert_eq!(sv.terminate(), 0);
@@ -472,10 +476,7 @@ fn a_scenario_plays_live_against_a_hub_already_running() {
         "every expectation met, SV-MJSP's deliveries from Hub.Track:\n{}",
         run.transcript()
     );
-    let ids: Vec<String> = received(&mut sv)
-        .iter()
-        .map(|e| e["id"].as_str().unwrap().to_string())
-        .collect();
+    let ids: Vec<String> = received_ids(&mut sv);
     assert!(ids.contains(&"US-DHS-000001".to_string()), "{ids:?}");
     assert_eq!(sv.terminate(), 0);
     assert_eq!(hub.terminate(), 0);
