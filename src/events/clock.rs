@@ -43,8 +43,9 @@ impl Timer for TokioClock {
 }
 
 /// A clock that follows tokio's clock from an anchor: virtual time when the
-/// runtime's clock is paused (the simulation), real time otherwise (live),
-/// optionally sped up (a live run at `--speed 60` plays an hour a minute).
+/// runtime's clock is paused (the simulation), real time otherwise (the live
+/// processes). A live run that can be sped up or paused runs on
+/// `live::clock::Controlled` instead.
 #[derive(Debug, Clone, Copy)]
 pub struct TokioClock {
     /// The tokio instant of the anchor.
@@ -53,8 +54,6 @@ pub struct TokioClock {
     at: Timestamp,
     /// The run's t=0 (`at` unless the clock continues an earlier run).
     origin: Timestamp,
-    /// Run milliseconds per tokio millisecond; exactly 1 unless sped up.
-    speed: f64,
 }
 
 impl TokioClock {
@@ -64,7 +63,6 @@ impl TokioClock {
             start,
             at: origin,
             origin,
-            speed: 1.0,
         }
     }
 
@@ -77,28 +75,9 @@ impl TokioClock {
         }
     }
 
-    /// The same clock, running `speed` times as fast as tokio's (`speed` > 0).
-    pub fn sped_up(self, speed: f64) -> TokioClock {
-        TokioClock { speed, ..self }
-    }
-
-    /// How many times faster than tokio's clock this one runs.
-    pub fn speed(&self) -> f64 {
-        self.speed
-    }
-
     /// The tokio instant at which `t` falls, to sleep until it.
     pub fn instant_at(&self, t: Timestamp) -> Instant {
-        self.start + self.real(Duration::from_millis(t.since(self.at)))
-    }
-
-    /// How long `run_time` of this clock lasts on tokio's clock.
-    pub fn real(&self, run_time: Duration) -> Duration {
-        if self.speed == 1.0 {
-            run_time
-        } else {
-            run_time.div_f64(self.speed)
-        }
+        self.start + Duration::from_millis(t.since(self.at))
     }
 
     /// The tokio instant of the anchor (t=0 unless [`TokioClock::with_zero`]
@@ -110,13 +89,8 @@ impl TokioClock {
 
 impl Clock for TokioClock {
     fn now(&self) -> Timestamp {
-        let real = Instant::now().saturating_duration_since(self.start);
-        let run = if self.speed == 1.0 {
-            real
-        } else {
-            real.mul_f64(self.speed)
-        };
-        self.at.after(run)
+        self.at
+            .after(Instant::now().saturating_duration_since(self.start))
     }
 
     fn origin(&self) -> Timestamp {

@@ -128,12 +128,6 @@ impl Journal {
     pub fn finish(&self) -> std::io::Result<()> {
         self.file.finish()
     }
-
-    /// How long the log has run, from its t=0 to now.
-    pub fn elapsed(&self) -> Duration {
-        use crate::events::Clock;
-        Duration::from_millis(self.clock.t())
-    }
 }
 
 /// What a live process leaves in its run directory, besides the log.
