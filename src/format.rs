@@ -95,6 +95,19 @@ pub fn percentile(sorted: &[u64], p: f64) -> u64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
+/// The first line of serde-saphyr's rendered error, without its own
+/// "error: line L column C:" prefix (we print the location our way).
+pub fn yaml_message(rendered: &str) -> String {
+    let first = rendered.lines().next().unwrap_or(rendered).trim();
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    if let Some(rest) = first.strip_prefix("line ")
+        && let Some((_, msg)) = rest.split_once(": ")
+    {
+        return msg.to_string();
+    }
+    first.to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,13 +3,13 @@
 //! and the benchmark all go through [`play`]; [`Run::write`] leaves the run
 //! directory that `report` and `compare` read.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
 use crate::events::{Event, EventBody};
+use crate::model::{Envelope, MessageId, Ministry};
 use crate::plan::Planned;
-use crate::policy::Policy;
 use crate::report::rundir::{self, Message, RunDirError};
 use crate::report::{Summary, Verdict, check_expectations};
 use crate::scenario::Scenario;
@@ -21,6 +21,8 @@ pub struct Run {
     pub seed: u64,
     /// Every message handed to a node, in submission order.
     pub plan: Vec<Planned>,
+    /// What each node of the run received, as it received it.
+    pub received: Vec<rundir::Receipt>,
     /// The event log, the `expectation` events of the verdicts last.
     pub events: Vec<Event>,
     /// One per `expect:` entry, in the scenario's order.
@@ -60,6 +62,7 @@ pub fn finish(scenario: &Scenario, output: sim::RunOutput) -> Run {
     Run {
         seed,
         plan: output.plan,
+        received: output.received,
         events,
         verdicts,
         summary,
@@ -69,28 +72,27 @@ pub fn finish(scenario: &Scenario, output: sim::RunOutput) -> Run {
 
 impl Run {
     /// What every message of the run carried: its content as submitted and,
-    /// for each recipient whose copy the policy redacted, that copy.
+    /// for each recipient that received a copy differing from it (redacted),
+    /// that copy.
     pub fn messages(&self, scenario: &Scenario) -> Vec<Message> {
-        let policy = Policy::new(scenario.policy, scenario.participants.iter().copied());
-        let mut redacted = BTreeMap::new();
-        for e in &self.events {
-            if let EventBody::Accepted {
-                msg, redacted: r, ..
-            } = &e.body
-                && !r.is_empty()
-            {
-                redacted.insert(msg.clone(), r.iter().map(|r| r.to).collect::<BTreeSet<_>>());
+        let mut copies: BTreeMap<&MessageId, BTreeMap<Ministry, Envelope>> = BTreeMap::new();
+        let sent: BTreeMap<&MessageId, &Envelope> = self
+            .plan
+            .iter()
+            .map(|p| (&p.envelope.id, &p.envelope))
+            .collect();
+        for r in &self.received {
+            if sent.get(&r.envelope.id).is_some_and(|e| **e != r.envelope) {
+                copies
+                    .entry(&r.envelope.id)
+                    .or_default()
+                    .insert(r.to, r.envelope.clone());
             }
         }
         self.plan
             .iter()
             .map(|p| {
-                let copies = redacted
-                    .get(&p.envelope.id)
-                    .into_iter()
-                    .flatten()
-                    .map(|&to| (to, policy.redact(&p.envelope, to)))
-                    .collect();
+                let copies = copies.remove(&p.envelope.id).unwrap_or_default();
                 Message {
                     msg: p.envelope.id.clone(),
                     at_t: p.at.as_millis() as u64,
@@ -117,6 +119,7 @@ impl Run {
             &self.events,
             &self.messages(scenario),
             &self.summary,
-        )
+        )?;
+        rundir::write_received(dir, &self.received, scenario.policy.agreement())
     }
 }

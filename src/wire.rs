@@ -113,6 +113,8 @@ impl From<&model::Envelope> for pb::Envelope {
             expires: e.expires.map(ts_to_wire),
             kind: kind_to_wire(e.kind) as i32,
             payload,
+            to: e.to.iter().map(|m| m.code().to_string()).collect(),
+            grading: e.grading.map(|g| g.to_string()).unwrap_or_default(),
         }
     }
 }
@@ -247,6 +249,21 @@ impl TryFrom<pb::Envelope> for model::Envelope {
             expires,
             kind,
             payload,
+            to: e
+                .to
+                .iter()
+                .map(|c| {
+                    c.parse::<Ministry>()
+                        .map_err(|_| WireError(format!("unknown recipient `{c}` in `to`")))
+                })
+                .collect::<Result<_, _>>()?,
+            grading: match e.grading.as_str() {
+                "" => None,
+                g => Some(
+                    g.parse()
+                        .map_err(|e: String| WireError(format!("grading: {e}")))?,
+                ),
+            },
         })
     }
 }
@@ -322,7 +339,7 @@ mod tests {
     fn envelopes_survive_the_round_trip() {
         let e = model::Envelope {
             id: "GT-MINGOB-000001".into(),
-            originator: Ministry::GtMingob,
+            originator: Ministry::GT_MINGOB,
             created: Timestamp(1_547_550_000_123),
             status: model::Status::Exercise,
             message_type: model::MessageType::Update,
@@ -347,6 +364,8 @@ mod tests {
                     lon: Some(-89.2),
                 },
             })),
+            to: vec![Ministry::US_DHS],
+            grading: Some("B2".parse().unwrap()),
         };
         let wire = pb::Envelope::from(&e);
         assert_eq!(model::Envelope::try_from(wire), Ok(e));
@@ -355,14 +374,14 @@ mod tests {
     #[test]
     fn unknown_codes_are_refused() {
         let mut w = pb::Envelope {
-            originator: "CR-MSP".into(),
+            originator: "BZ-NEVER-DECLARED".into(),
             ..Default::default()
         };
         assert!(
             model::Envelope::try_from(w.clone())
                 .unwrap_err()
                 .0
-                .contains("CR-MSP")
+                .contains("BZ-NEVER-DECLARED")
         );
         w.originator = "HN-SEDS".into();
         assert!(

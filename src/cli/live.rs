@@ -11,7 +11,6 @@ use clap::Args;
 
 use gcif_sim::live::{self, hub::HubOptions, node::NodeOptions, send::Sent};
 use gcif_sim::model::{Envelope, Ministry};
-use gcif_sim::policy::PolicyName;
 use gcif_sim::transport::{Address, Registration};
 
 use super::BAD_INPUT;
@@ -40,14 +39,62 @@ pub struct HubArgs {
     /// A fixed delivery address, as CODE=URL (e.g.
     /// HN-SEDS=http://127.0.0.1:50052). Repeatable. Other participants join
     /// by registering (`gcif-sim node` does).
-    #[arg(long = "ministry", value_parser = live::parse_ministry_address)]
-    ministries: Vec<(Ministry, Address)>,
-    /// Who takes part, comma separated [default: all five ministries].
+    #[arg(long = "ministry")]
+    ministries: Vec<String>,
+    /// Who takes part, comma separated [default: every participant of the
+    /// agreement].
     #[arg(long, value_delimiter = ',')]
-    participants: Vec<Ministry>,
-    /// Sharing policy.
+    participants: Vec<String>,
+    /// The sharing agreement: `compact-2019` (built in) or an agreement file.
     #[arg(long, default_value = "compact-2019")]
-    policy: PolicyName,
+    policy: String,
+    /// A pseudonymisation key's secret, as NAME=SECRET (repeatable);
+    /// otherwise from the key's environment variable or the agreement.
+    #[arg(long = "key", value_parser = parse_key)]
+    keys: Vec<(String, String)>,
+    /// The status participants take part in until their node says
+    /// otherwise when it registers: actual, exercise or test.
+    #[arg(long, default_value = "exercise")]
+    status: gcif_sim::model::Status,
+}
+
+/// `NAME=SECRET`.
+pub fn parse_key(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((n, v)) if !n.trim().is_empty() && !v.is_empty() => {
+            Ok((n.trim().to_string(), v.to_string()))
+        }
+        _ => Err(format!("`{s}`: expected NAME=SECRET")),
+    }
+}
+
+/// The policy `--policy`, `--participants`, `--key` and `--status` describe.
+pub fn policy_of(
+    agreement: &str,
+    participants: &[String],
+    keys: &[(String, String)],
+    status: gcif_sim::model::Status,
+) -> anyhow::Result<gcif_sim::policy::Policy> {
+    use gcif_sim::policy::{Agreement, Policy};
+    let agreement = std::sync::Arc::new(Agreement::named(agreement)?);
+    let members: Vec<Ministry> = if participants.is_empty() {
+        agreement.participants.iter().map(|p| p.ministry).collect()
+    } else {
+        participants
+            .iter()
+            .map(|c| {
+                let m: Ministry = c.trim().parse()?;
+                anyhow::ensure!(
+                    agreement.role_of(m).is_some(),
+                    "--participants: {m} is not a participant of agreement {}",
+                    agreement.name
+                );
+                Ok(m)
+            })
+            .collect::<anyhow::Result<_>>()?
+    };
+    let keys = keys.iter().cloned().collect();
+    Ok(Policy::new(agreement, members, status).with_keys(&keys, |v| std::env::var(v).ok())?)
 }
 
 /// `gcif-sim node`.
@@ -107,26 +154,29 @@ fn failed(e: anyhow::Error) -> ExitCode {
 }
 
 pub fn hub(args: HubArgs) -> ExitCode {
+    let policy = match policy_of(&args.policy, &args.participants, &args.keys, args.status) {
+        Ok(p) => p,
+        Err(e) => return failed(e),
+    };
     let mut fixed = std::collections::BTreeMap::new();
-    for (m, address) in args.ministries {
+    for spec in &args.ministries {
+        let (m, address) = match live::parse_ministry_address(spec) {
+            Ok(x) => x,
+            Err(e) => return failed(anyhow::anyhow!("--ministry {e}")),
+        };
         if fixed.insert(m, address).is_some() {
             return failed(anyhow::anyhow!("--ministry {m} is given twice"));
         }
     }
-    let participants = if args.participants.is_empty() {
-        Ministry::ALL.to_vec()
-    } else {
-        args.participants
-    };
+    let participants: Vec<Ministry> = policy.participants().collect();
     let opts = HubOptions {
         listen: args.listen,
         http: args.http,
         dashboard: args.dashboard,
         out: args.out,
         events: args.events,
-        participants,
         ministries: fixed,
-        policy: args.policy,
+        policy,
         rpc: Default::default(),
         delivery: Default::default(),
     };
@@ -140,7 +190,7 @@ pub fn hub(args: HubArgs) -> ExitCode {
                     "gcif-sim hub: serving gcif.v1.Hub on {} for {}{}; nodes join with \
                      `gcif-sim node --hub http://{}`; Ctrl-C stops",
                     bound.grpc,
-                    opts.participants
+                    participants
                         .iter()
                         .map(|m| m.code())
                         .collect::<Vec<_>>()

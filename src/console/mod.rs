@@ -43,8 +43,10 @@ pub struct Meta {
     pub offset_min: i32,
     pub duration_ms: u64,
     pub participants: Vec<Ministry>,
-    /// `observer` or `full`, per participant.
-    pub roles: BTreeMap<Ministry, &'static str>,
+    /// Each participant's role under the agreement (`full`, `observer`…).
+    pub roles: BTreeMap<Ministry, String>,
+    /// The agreement's first role: the page marks every other.
+    pub primary_role: String,
     /// Scheduled injects: when, from whom, and the label.
     pub injects: Vec<InjectMark>,
     /// The replay's default speed.
@@ -58,18 +60,27 @@ pub struct Meta {
 pub fn roles(
     policy: &crate::policy::Policy,
     participants: &[Ministry],
-) -> BTreeMap<Ministry, &'static str> {
+) -> BTreeMap<Ministry, String> {
     participants
         .iter()
         .map(|&m| {
-            let role = if policy.is_full_participant(m) {
-                "full"
-            } else {
-                "observer"
-            };
-            (m, role)
+            let role = policy
+                .role_of(m)
+                .or_else(|| policy.agreement().role_of(m))
+                .unwrap_or("not a participant yet");
+            (m, role.to_string())
         })
         .collect()
+}
+
+/// The role the page does not mark: the agreement's first.
+pub fn primary_role(policy: &crate::policy::Policy) -> String {
+    policy
+        .agreement()
+        .roles
+        .first()
+        .map(|r| r.0.clone())
+        .unwrap_or_default()
 }
 
 /// Every live control of `run --live`.
@@ -330,8 +341,10 @@ impl Content for RunContent {
 pub fn replay(run: &crate::report::RunDir, speed: f64) -> Console {
     let s = &run.summary;
     let start = chrono::DateTime::parse_from_rfc3339(&s.start).ok();
-    let policy: crate::policy::PolicyName = s.policy.parse().unwrap_or_default();
-    let policy = crate::policy::Policy::new(policy, s.participants.iter().copied());
+    let policy = match &run.scenario {
+        Some(scenario) => scenario.policy.clone(),
+        None => crate::policy::Policy::compact_2019(crate::model::Status::Exercise),
+    };
     let injects = run
         .messages
         .iter()
@@ -351,6 +364,7 @@ pub fn replay(run: &crate::report::RunDir, speed: f64) -> Console {
         duration_ms: s.duration_ms.max(s.end_ms),
         participants: s.participants.clone(),
         roles: roles(&policy, &s.participants),
+        primary_role: primary_role(&policy),
         injects,
         speed,
         controls: Vec::new(),

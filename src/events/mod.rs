@@ -63,10 +63,17 @@ pub enum EventBody {
         /// Participants the policy kept the message from, with the reason.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         withheld: Vec<Withheld>,
-        /// Fields the policy cleared from some recipients' copies, with the reason.
+        /// Fields the policy changed in some recipients' copies, with the reason.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         redacted: Vec<Redaction>,
+        /// Said of an UPDATE to another participant's message.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
     },
+    /// The sharing agreement changed (a scenario's `amendments:`): from now
+    /// on messages are routed by the amended agreement; those already
+    /// accepted keep their decision.
+    Amended { change: String },
     /// The hub refused a message (once per message id).
     Rejected {
         msg: MessageId,
@@ -232,7 +239,7 @@ mod tests {
             body: EventBody::Delivered {
                 msg: "HN-SEDS-000001".into(),
                 kind: Kind::CaravanAlert,
-                to: Ministry::MxSegob,
+                to: Ministry::MX_SEGOB,
                 latency_ms: 120,
             },
         };
@@ -246,7 +253,7 @@ mod tests {
             t: 0,
             body: EventBody::Fault {
                 fault: FaultKind::Partition,
-                targets: vec![Host::Node(Ministry::GtMingob), Host::Hub],
+                targets: vec![Host::Node(Ministry::GT_MINGOB), Host::Hub],
                 until_t: 10,
             },
         };
@@ -263,7 +270,7 @@ mod tests {
             body: EventBody::Published {
                 msg: "X".into(),
                 kind: Kind::CargoNotice,
-                from: Ministry::HnSeds,
+                from: Ministry::HN_SEDS,
                 inject: None,
             },
         };

@@ -109,6 +109,7 @@ impl HubHost {
                 first,
                 withheld,
                 redacted,
+                note,
             } => {
                 if first {
                     tracing::debug!(msg = %id, ?recipients, "accepted");
@@ -119,6 +120,7 @@ impl HubHost {
                         recipients: recipients.clone(),
                         withheld: withheld.clone(),
                         redacted,
+                        note,
                     });
                     self.wake.notify_one();
                 }
@@ -222,6 +224,18 @@ impl HubHost {
     /// Resolves when there may be new work for [`HubHost::poll`].
     pub fn notified(&self) -> Notified<'_> {
         self.wake.notified()
+    }
+
+    /// Amends the agreement the hub routes by from now on, and logs it.
+    pub fn amend(
+        &self,
+        amendment: &crate::policy::Amendment,
+    ) -> Result<(), crate::policy::PolicyError> {
+        lock(&self.hub).on_amend(amendment)?;
+        self.log.record(EventBody::Amended {
+            change: amendment.describe(),
+        });
+        Ok(())
     }
 
     /// The host restarted after a crash: nothing is in flight any more.

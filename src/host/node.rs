@@ -148,6 +148,7 @@ impl NodeHost {
                             .copied()
                             .collect(),
                         withheld: Vec::new(),
+                        note: None,
                         redacted: Vec::new(),
                     });
                 }

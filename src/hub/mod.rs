@@ -9,8 +9,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::model::{Envelope, MessageId, Ministry, Timestamp};
-use crate::policy::{Policy, Redaction, Routing, Withheld};
+use crate::model::{Envelope, MessageId, MessageType, Ministry, Timestamp};
+use crate::policy::{Amendment, Policy, PolicyError, Redaction, Routing, Withheld};
 use crate::retry::{Attempt, Backoff, Causal, RetryQueue, Seq};
 
 /// Tuning of the hub's delivery loop.
@@ -63,6 +63,8 @@ pub enum PublishOutcome {
         first: bool,
         withheld: Vec<Withheld>,
         redacted: Vec<Redaction>,
+        /// For an UPDATE of another participant's message: says so.
+        note: Option<String>,
     },
     /// Refused. `first` is false when the same id was refused before.
     Refused { refusal: Refusal, first: bool },
@@ -73,10 +75,10 @@ pub enum PublishOutcome {
 pub struct Delivery {
     pub to: Ministry,
     pub seq: Seq,
-    /// The recipient's copy, with what the policy withholds from it cleared.
+    /// The recipient's copy, with what the policy withholds from it changed.
     pub envelope: Envelope,
-    /// What was cleared from this copy, and why.
-    pub redaction: Option<Redaction>,
+    /// What was changed in this copy, and why.
+    pub redactions: Vec<Redaction>,
     /// 1 for the first attempt.
     pub attempt: u32,
 }
@@ -87,6 +89,9 @@ enum Record {
         envelope: Box<Envelope>,
         recipients: Vec<Ministry>,
         withheld: Vec<Withheld>,
+        /// The policy it was routed by (index into `Hub::policies`): its
+        /// copies are made as they were decided, whatever is amended later.
+        version: usize,
     },
     /// Refused: the same content gets the same answer; corrected content
     /// under the same id is decided afresh.
@@ -138,7 +143,9 @@ pub enum Tracked {
 /// The hub's state.
 #[derive(Debug, Clone)]
 pub struct Hub {
-    policy: Policy,
+    /// Every policy in force so far, the current one last: amendments add
+    /// one each.
+    policies: Vec<Policy>,
     config: DeliveryConfig,
     /// Every message id the hub has answered, with its outcome.
     records: BTreeMap<MessageId, Record>,
@@ -156,7 +163,7 @@ impl Hub {
             .map(|m| (m, RetryQueue::default()))
             .collect();
         Hub {
-            policy,
+            policies: vec![policy],
             config,
             records: BTreeMap::new(),
             queues,
@@ -166,7 +173,26 @@ impl Hub {
 
     /// The policy this hub routes by.
     pub fn policy(&self) -> &Policy {
-        &self.policy
+        self.policies.last().expect("a hub always has a policy")
+    }
+
+    /// Amends the policy in force from now on; messages already accepted
+    /// keep the decision made when they were.
+    pub fn on_amend(&mut self, amendment: &Amendment) -> Result<(), PolicyError> {
+        let mut next = self.policy().clone();
+        next.amend(amendment)?;
+        for m in next.participants() {
+            self.queues.entry(m).or_default();
+        }
+        self.policies.push(next);
+        Ok(())
+    }
+
+    /// A participant's status, as its node declared it when registering.
+    pub fn set_status(&mut self, m: Ministry, status: crate::model::Status) {
+        if let Some(p) = self.policies.last_mut() {
+            p.set_status(m, status);
+        }
     }
 
     /// Handles a publish of `env` at `now`.
@@ -193,12 +219,14 @@ impl Hub {
                 envelope,
                 recipients,
                 withheld,
+                ..
             }) if **envelope == env => {
                 return PublishOutcome::Accepted {
                     recipients: recipients.clone(),
                     first: false,
                     withheld: withheld.clone(),
                     redacted: Vec::new(),
+                    note: None,
                 };
             }
             Some(Record::Accepted { .. }) => {
@@ -221,7 +249,7 @@ impl Hub {
         }
         let id = env.id.clone();
         match self.decide(now, &env) {
-            Ok((recipients, withheld, redacted)) => {
+            Ok((recipients, withheld, redacted, note)) => {
                 for m in &recipients {
                     if let Some(q) = self.queues.get_mut(m) {
                         q.push(
@@ -239,6 +267,7 @@ impl Hub {
                         envelope: Box::new(env),
                         recipients: recipients.clone(),
                         withheld: withheld.clone(),
+                        version: self.policies.len() - 1,
                     },
                 );
                 PublishOutcome::Accepted {
@@ -246,6 +275,7 @@ impl Hub {
                     first: true,
                     withheld,
                     redacted,
+                    note,
                 }
             }
             Err(refusal) => {
@@ -271,9 +301,10 @@ impl Hub {
         &self,
         now: Timestamp,
         env: &Envelope,
-    ) -> Result<(Vec<Ministry>, Vec<Withheld>, Vec<Redaction>), Refusal> {
+    ) -> Result<(Vec<Ministry>, Vec<Withheld>, Vec<Redaction>, Option<String>), Refusal> {
         env.validate(now).map_err(|e| Refusal::Invalid(e.0))?;
         let mut earlier = Vec::new();
+        let mut others = Vec::new();
         for r in &env.references {
             match self.records.get(r) {
                 Some(Record::Accepted {
@@ -286,6 +317,15 @@ impl Hub {
                             "{} is a {} but references {r}, a {}",
                             env.id, env.kind, envelope.kind
                         )));
+                    }
+                    if envelope.originator != env.originator {
+                        if env.message_type == MessageType::Cancel {
+                            return Err(Refusal::Forbidden(format!(
+                                "only {}, its originator, may cancel {r}",
+                                envelope.originator
+                            )));
+                        }
+                        others.push(format!("{r} (from {})", envelope.originator));
                     }
                     earlier.extend(recipients.iter().copied());
                     earlier.push(envelope.originator);
@@ -300,12 +340,19 @@ impl Hub {
                 None => {}
             }
         }
-        match self.policy.route(env, &earlier) {
+        let note = (!others.is_empty()).then(|| {
+            format!(
+                "{} updates another participant's message: {}",
+                env.originator,
+                others.join(", ")
+            )
+        });
+        match self.policy().route(env, &earlier) {
             Routing::Accepted {
                 recipients,
                 withheld,
                 redacted,
-            } => Ok((recipients, withheld, redacted)),
+            } => Ok((recipients, withheld, redacted, note)),
             Routing::Rejected { reason } => Err(Refusal::Forbidden(reason)),
         }
     }
@@ -315,17 +362,20 @@ impl Hub {
         let mut out = Vec::new();
         for (&to, q) in &mut self.queues {
             for Attempt { seq, item, attempt } in q.take_ready(now, self.config.window) {
-                let Some(Record::Accepted { envelope, .. }) = self.records.get(&item.id) else {
+                let Some(Record::Accepted {
+                    envelope, version, ..
+                }) = self.records.get(&item.id)
+                else {
                     unreachable!("only accepted messages are queued");
                 };
-                // Each recipient gets its own copy, with what the policy
-                // withholds from it cleared.
-                let (envelope, redaction) = self.policy.copy_for(envelope, to);
+                // Each recipient gets its own copy, with what the policy in
+                // force when the message was accepted withholds from it changed.
+                let (envelope, redactions) = self.policies[*version].copy_for(envelope, to);
                 out.push(Delivery {
                     to,
                     seq,
                     envelope,
-                    redaction,
+                    redactions,
                     attempt,
                 });
             }
@@ -442,13 +492,12 @@ impl Hub {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::built_in::*;
     use crate::model::*;
-    use crate::policy::PolicyName;
-    use Ministry::*;
 
     fn hub() -> Hub {
         Hub::new(
-            Policy::new(PolicyName::Compact2019, Ministry::ALL),
+            Policy::compact_2019(Status::Exercise),
             DeliveryConfig {
                 backoff: Backoff::default(),
                 window: 2,
@@ -487,32 +536,33 @@ mod tests {
     #[test]
     fn accepts_routes_and_queues_per_recipient() {
         let mut h = hub();
-        let (outcome, due) = check(&mut h, 0, alert("HN-SEDS-1", HnSeds));
+        let (outcome, due) = check(&mut h, 0, alert("HN-SEDS-1", HN_SEDS));
         assert_eq!(
             outcome,
             PublishOutcome::Accepted {
-                recipients: vec![UsDhs, GtMingob, SvMjsp, MxSegob],
+                recipients: vec![US_DHS, GT_MINGOB, SV_MJSP, MX_SEGOB],
                 first: true,
                 withheld: vec![],
                 redacted: vec![],
+                note: None,
             }
         );
         let to: Vec<Ministry> = due.iter().map(|d| d.0).collect();
-        assert_eq!(to, [UsDhs, GtMingob, SvMjsp, MxSegob]);
+        assert_eq!(to, [US_DHS, GT_MINGOB, SV_MJSP, MX_SEGOB]);
         assert_eq!(h.backlog(), 4);
     }
 
     #[test]
     fn a_retried_publish_is_recognised_and_not_queued_twice() {
         let mut h = hub();
-        h.on_publish(Timestamp(0), alert("HN-SEDS-1", HnSeds));
-        let again = h.on_publish(Timestamp(10), alert("HN-SEDS-1", HnSeds));
+        h.on_publish(Timestamp(0), alert("HN-SEDS-1", HN_SEDS));
+        let again = h.on_publish(Timestamp(10), alert("HN-SEDS-1", HN_SEDS));
         assert!(matches!(
             again,
             PublishOutcome::Accepted { first: false, .. }
         ));
         assert_eq!(h.backlog(), 4);
-        let mut other = alert("HN-SEDS-1", HnSeds);
+        let mut other = alert("HN-SEDS-1", HN_SEDS);
         other.handling = Handling::Amber;
         let conflict = h.on_publish(Timestamp(20), other);
         assert!(matches!(
@@ -527,7 +577,7 @@ mod tests {
     #[test]
     fn refusals_are_remembered_with_their_reason() {
         let mut h = hub();
-        let mut red = alert("HN-SEDS-2", HnSeds);
+        let mut red = alert("HN-SEDS-2", HN_SEDS);
         red.handling = Handling::Red;
         let (outcome, due) = check(&mut h, 0, red.clone());
         assert!(matches!(
@@ -542,7 +592,7 @@ mod tests {
             h.on_publish(Timestamp(5), red),
             PublishOutcome::Refused { first: false, .. }
         ));
-        let mut invalid = alert("HN-SEDS-3", HnSeds);
+        let mut invalid = alert("HN-SEDS-3", HN_SEDS);
         invalid.references = vec!["HN-SEDS-2".into()];
         assert!(matches!(
             h.on_publish(Timestamp(5), invalid),
@@ -556,19 +606,19 @@ mod tests {
     #[test]
     fn unacknowledged_deliveries_are_redelivered_after_backoff() {
         let mut h = hub();
-        h.on_publish(Timestamp(0), alert("HN-SEDS-1", HnSeds));
+        h.on_publish(Timestamp(0), alert("HN-SEDS-1", HN_SEDS));
         let first = h.poll(Timestamp(0));
-        let to_gt = first.iter().find(|d| d.to == GtMingob).unwrap().clone();
-        for d in first.iter().filter(|d| d.to != GtMingob) {
+        let to_gt = first.iter().find(|d| d.to == GT_MINGOB).unwrap().clone();
+        for d in first.iter().filter(|d| d.to != GT_MINGOB) {
             h.on_acked(Timestamp(100), d.to, d.seq);
         }
-        h.on_failed(Timestamp(100), GtMingob, to_gt.seq);
+        h.on_failed(Timestamp(100), GT_MINGOB, to_gt.seq);
         assert!(h.poll(Timestamp(500)).is_empty());
         assert_eq!(h.next_wakeup(), Some(Timestamp(1_100)));
         let retry = h.poll(Timestamp(1_100));
         assert_eq!(retry.len(), 1);
-        assert_eq!((retry[0].to, retry[0].attempt), (GtMingob, 2));
-        h.on_acked(Timestamp(1_200), GtMingob, retry[0].seq);
+        assert_eq!((retry[0].to, retry[0].attempt), (GT_MINGOB, 2));
+        h.on_acked(Timestamp(1_200), GT_MINGOB, retry[0].seq);
         assert_eq!(h.backlog(), 0);
         assert_eq!(h.next_wakeup(), None);
     }
@@ -576,14 +626,14 @@ mod tests {
     #[test]
     fn a_restart_keeps_the_journal_and_resends_what_was_in_flight() {
         let mut h = hub();
-        h.on_publish(Timestamp(0), alert("HN-SEDS-1", HnSeds));
+        h.on_publish(Timestamp(0), alert("HN-SEDS-1", HN_SEDS));
         assert_eq!(h.poll(Timestamp(0)).len(), 4);
         h.on_restart(Timestamp(60_000));
         let again = h.poll(Timestamp(60_000));
         assert_eq!(again.len(), 4);
         assert!(again.iter().all(|d| d.attempt == 2));
         assert!(matches!(
-            h.on_publish(Timestamp(60_001), alert("HN-SEDS-1", HnSeds)),
+            h.on_publish(Timestamp(60_001), alert("HN-SEDS-1", HN_SEDS)),
             PublishOutcome::Accepted { first: false, .. }
         ));
     }
@@ -591,18 +641,22 @@ mod tests {
     #[test]
     fn an_update_reaches_the_original_originator() {
         let mut h = hub();
-        h.on_publish(Timestamp(0), alert("HN-SEDS-1", HnSeds));
-        let mut update = alert("GT-MINGOB-1", GtMingob);
+        h.on_publish(Timestamp(0), alert("HN-SEDS-1", HN_SEDS));
+        let mut update = alert("GT-MINGOB-1", GT_MINGOB);
         update.message_type = MessageType::Update;
         update.references = vec!["HN-SEDS-1".into()];
         let outcome = h.on_publish(Timestamp(10), update);
         assert_eq!(
             outcome,
             PublishOutcome::Accepted {
-                recipients: vec![UsDhs, HnSeds, SvMjsp, MxSegob],
+                recipients: vec![US_DHS, HN_SEDS, SV_MJSP, MX_SEGOB],
                 first: true,
                 withheld: vec![],
                 redacted: vec![],
+                note: Some(
+                    "GT-MINGOB updates another participant's message: HN-SEDS-1 (from HN-SEDS)"
+                        .into()
+                ),
             }
         );
     }
@@ -611,16 +665,16 @@ mod tests {
     fn window_limits_deliveries_in_flight_per_recipient() {
         let mut h = hub();
         for i in 0..3 {
-            h.on_publish(Timestamp(0), alert(&format!("HN-SEDS-{i}"), HnSeds));
+            h.on_publish(Timestamp(0), alert(&format!("HN-SEDS-{i}"), HN_SEDS));
         }
         let due = h.poll(Timestamp(0));
-        assert_eq!(due.iter().filter(|d| d.to == UsDhs).count(), 2);
+        assert_eq!(due.iter().filter(|d| d.to == US_DHS).count(), 2);
     }
 
     #[test]
     fn ids_are_unique_per_originator() {
         let mut h = hub();
-        let theirs = h.on_publish(Timestamp(0), alert("GT-MINGOB-000777", HnSeds));
+        let theirs = h.on_publish(Timestamp(0), alert("GT-MINGOB-000777", HN_SEDS));
         assert!(matches!(
             theirs,
             PublishOutcome::Refused {
@@ -629,20 +683,20 @@ mod tests {
             }
         ));
         // GT-MINGOB's own message with that id is not blocked by it.
-        let own = h.on_publish(Timestamp(1), alert("GT-MINGOB-000777", GtMingob));
+        let own = h.on_publish(Timestamp(1), alert("GT-MINGOB-000777", GT_MINGOB));
         assert!(matches!(own, PublishOutcome::Accepted { first: true, .. }));
     }
 
     #[test]
     fn corrected_content_under_a_refused_id_is_decided_afresh() {
         let mut h = hub();
-        let mut red = alert("HN-SEDS-9", HnSeds);
+        let mut red = alert("HN-SEDS-9", HN_SEDS);
         red.handling = Handling::Red;
         assert!(matches!(
             h.on_publish(Timestamp(0), red),
             PublishOutcome::Refused { first: true, .. }
         ));
-        let fixed = h.on_publish(Timestamp(5), alert("HN-SEDS-9", HnSeds));
+        let fixed = h.on_publish(Timestamp(5), alert("HN-SEDS-9", HN_SEDS));
         assert!(
             matches!(fixed, PublishOutcome::Accepted { first: true, .. }),
             "{fixed:?}"
@@ -652,11 +706,11 @@ mod tests {
     #[test]
     fn an_update_never_reaches_a_recipient_before_what_it_updates() {
         let mut h = hub();
-        h.on_publish(Timestamp(0), alert("HN-SEDS-1", HnSeds));
+        h.on_publish(Timestamp(0), alert("HN-SEDS-1", HN_SEDS));
         let first = h.poll(Timestamp(0));
-        let to_gt = first.iter().find(|d| d.to == GtMingob).unwrap().clone();
-        h.on_failed(Timestamp(10), GtMingob, to_gt.seq);
-        let mut update = alert("HN-SEDS-2", HnSeds);
+        let to_gt = first.iter().find(|d| d.to == GT_MINGOB).unwrap().clone();
+        h.on_failed(Timestamp(10), GT_MINGOB, to_gt.seq);
+        let mut update = alert("HN-SEDS-2", HN_SEDS);
         update.message_type = MessageType::Update;
         update.references = vec!["HN-SEDS-1".into()];
         h.on_publish(Timestamp(20), update);
@@ -664,15 +718,15 @@ mod tests {
         let due: Vec<_> = h
             .poll(Timestamp(5_000))
             .into_iter()
-            .filter(|d| d.to == GtMingob)
+            .filter(|d| d.to == GT_MINGOB)
             .collect();
         assert_eq!(due.len(), 1);
         assert_eq!(due[0].envelope.id, "HN-SEDS-1".into());
-        h.on_acked(Timestamp(5_010), GtMingob, due[0].seq);
+        h.on_acked(Timestamp(5_010), GT_MINGOB, due[0].seq);
         let next: Vec<_> = h
             .poll(Timestamp(5_010))
             .into_iter()
-            .filter(|d| d.to == GtMingob)
+            .filter(|d| d.to == GT_MINGOB)
             .map(|d| d.envelope.id)
             .collect();
         assert_eq!(next, ["HN-SEDS-2".into()] as [MessageId; 1]);

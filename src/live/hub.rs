@@ -19,7 +19,7 @@ use crate::events::{Event, EventBody, EventSink, JsonLines, Log, TokioClock};
 use crate::host::HubHost;
 use crate::model::Ministry;
 use crate::plan::Planned;
-use crate::policy::{Policy, PolicyName};
+use crate::policy::Policy;
 use crate::transport::Address;
 
 /// What `gcif-sim hub` is told.
@@ -35,11 +35,11 @@ pub struct HubOptions {
     /// The live log alone, without a run directory; standard output if
     /// neither this nor `out` is given.
     pub events: Option<PathBuf>,
-    /// Who takes part (default: the policy's five ministries).
-    pub participants: Vec<Ministry>,
     /// Fixed delivery addresses; other participants register.
     pub ministries: BTreeMap<Ministry, Address>,
-    pub policy: PolicyName,
+    /// The agreement among the participants (who takes part, with which
+    /// role and status, and the keys).
+    pub policy: Policy,
     pub rpc: RpcConfig,
     pub delivery: DeliveryConfig,
 }
@@ -58,11 +58,12 @@ pub async fn run(
     ready: impl FnOnce(Bound),
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
+    let participants: Vec<Ministry> = opts.policy.participants().collect();
     for m in opts.ministries.keys() {
         anyhow::ensure!(
-            opts.participants.contains(m),
+            participants.contains(m),
             "--ministry {m}: not among the participants ({})",
-            codes(&opts.participants)
+            codes(&participants)
         );
     }
     let journal = match (&opts.out, &opts.events) {
@@ -80,8 +81,11 @@ pub async fn run(
         also.push(feed.clone());
     }
     let (clock, log) = clock_and_log(journal.as_ref(), Arc::new(crate::events::FanOut::new(also)));
-    let policy = Policy::new(opts.policy, opts.participants.iter().copied());
-    let host = Arc::new(super::hub_host(policy, opts.delivery, log.clone()));
+    let host = Arc::new(super::hub_host(
+        opts.policy.clone(),
+        opts.delivery,
+        log.clone(),
+    ));
     let directory = super::fixed_directory(&opts.ministries, opts.rpc);
 
     let listener = TcpListener::bind(opts.listen)
@@ -199,9 +203,9 @@ fn write_run_dir(
             process: "gcif-sim hub",
             name: "live-hub",
             title: &format!("Live hub on {}", opts.listen),
-            participants: &opts.participants,
-            policy: opts.policy,
+            policy: &opts.policy,
             plan,
+            received: Vec::new(),
         },
         events,
         crate::events::Clock::origin(&journal.clock),

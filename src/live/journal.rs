@@ -137,10 +137,12 @@ pub struct Session<'a> {
     /// The stub scenario's name and title.
     pub name: &'a str,
     pub title: &'a str,
-    pub participants: &'a [crate::model::Ministry],
-    pub policy: crate::policy::PolicyName,
+    /// The agreement among the participants, copied into the directory.
+    pub policy: &'a crate::policy::Policy,
     /// Every message the process saw, with when (run time) it first did.
     pub plan: Vec<crate::plan::Planned>,
+    /// What the process's node received (none for a hub).
+    pub received: Vec<crate::report::rundir::Receipt>,
 }
 
 /// Writes the run directory `dir` of a live process whose log is `events`
@@ -158,11 +160,14 @@ pub fn write_session(
     let end = Duration::from_millis(events.iter().map(|e| e.t).max().unwrap_or(0))
         .max(Duration::from_secs(1));
     let participants = session
-        .participants
-        .iter()
+        .policy
+        .participants()
         .map(|m| m.code())
         .collect::<Vec<_>>()
         .join(", ");
+    let agreement = dir.join(crate::report::rundir::AGREEMENT);
+    std::fs::write(&agreement, &session.policy.agreement().text)
+        .with_context(|| format!("cannot write {}", agreement.display()))?;
     let stub = format!(
         "# Written by `{}`: a live session, described for `gcif-sim report`.\n\
          name: {}\n\
@@ -177,7 +182,7 @@ pub fn write_session(
         session.title,
         rfc3339(origin),
         crate::format::exact(end),
-        session.policy,
+        crate::report::rundir::AGREEMENT,
     );
     let path = dir.join(crate::report::rundir::SCENARIO);
     std::fs::write(&path, stub).with_context(|| format!("cannot write {}", path.display()))?;
@@ -189,6 +194,7 @@ pub fn write_session(
     let run = crate::run::Run {
         seed: 0,
         plan: session.plan,
+        received: session.received,
         events,
         verdicts: Vec::new(),
         summary,

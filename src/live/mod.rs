@@ -38,7 +38,7 @@ use crate::events::{EventSink, Log, TokioClock};
 use crate::host::HubHost;
 use crate::hub::Hub;
 use crate::model::{Ministry, Timestamp};
-use crate::policy::{Policy, PolicyName};
+use crate::policy::Policy;
 use crate::transport::{self, Address, Peer, ServeError};
 
 /// The wall clock now, as a timestamp.
@@ -119,12 +119,11 @@ pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
 /// What a live hub needs to know.
 #[derive(Debug, Clone)]
 pub struct HubConfig {
-    /// Who takes part.
-    pub participants: Vec<Ministry>,
     /// Participants whose `Ministry` service address is fixed in advance;
     /// others join with `Hub.Register`.
     pub ministries: BTreeMap<Ministry, Address>,
-    pub policy: PolicyName,
+    /// The agreement among the participants.
+    pub policy: Policy,
     pub rpc: RpcConfig,
     pub delivery: DeliveryConfig,
 }
@@ -151,8 +150,7 @@ pub async fn serve_hub(
 ) -> Result<(), ServeError> {
     let clock = wall_clock();
     let log = Log::new(Arc::new(clock), sink);
-    let policy = Policy::new(config.policy, config.participants.iter().copied());
-    let host = Arc::new(hub_host(policy, config.delivery, log));
+    let host = Arc::new(hub_host(config.policy, config.delivery, log));
     let directory = fixed_directory(&config.ministries, config.rpc);
     serve_hub_host(host, directory, listener, clock, config.rpc, shutdown).await
 }

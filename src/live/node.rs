@@ -19,7 +19,6 @@ use crate::host::{NodeHost, Tap};
 use crate::model::Ministry;
 use crate::node::Node;
 use crate::plan::Planned;
-use crate::policy::PolicyName;
 use crate::transport::{self, Address, Peer, Registration};
 
 /// What `gcif-sim node` is told.
@@ -142,9 +141,9 @@ pub async fn run(
                     process: &format!("gcif-sim node --ministry {}", opts.ministry),
                     name: &format!("live-node-{}", opts.ministry.code().to_lowercase()),
                     title: &format!("Live node of {}", opts.ministry),
-                    participants: &Ministry::ALL,
-                    policy: PolicyName::default(),
+                    policy: &crate::policy::Policy::compact_2019(crate::model::Status::Exercise),
                     plan,
+                    received: crate::sim::receipts([&host], origin),
                 },
                 j.take_events(),
                 origin,

@@ -22,7 +22,6 @@ use crate::hub::Hub;
 use crate::model::{Envelope, Host, Ministry};
 use crate::node::Node;
 use crate::plan::{self, Planned};
-use crate::policy::Policy;
 use crate::scenario::{Fault, FaultAction, Scenario};
 use crate::sim::Played;
 use crate::transport::{self, Address, Directory, Peer};
@@ -85,7 +84,7 @@ impl World {
         hub_addr: SocketAddr,
     ) -> World {
         let hub = opts.hub.is_none().then(|| {
-            let policy = Policy::new(scenario.policy, scenario.participants.iter().copied());
+            let policy = scenario.policy.clone();
             Arc::new(
                 HubHost::new(Hub::new(policy, scenario.delivery), log.clone())
                     .with_remote(opts.external.iter().copied()),
@@ -351,6 +350,19 @@ pub async fn play(
     for f in &scenario.faults {
         drivers.spawn(fault(world.clone(), hosts.clone(), log.clone(), *f));
     }
+    if !scenario.amendments.is_empty() {
+        match &world.hub {
+            Some(hub) => drivers.spawn(amend(
+                world.clone(),
+                hub.clone(),
+                scenario.amendments.clone(),
+            )),
+            None => {
+                say("the scenario's amendments are not carried out: the hub runs elsewhere");
+                drivers.spawn(async {})
+            }
+        };
+    }
     let tracker = Tracker {
         world: &world,
         external: &opts.external,
@@ -366,7 +378,13 @@ pub async fn play(
     let end = Duration::from_millis(clock.t());
     drivers.abort_all();
     hosts.lock().await.tasks.abort_all();
-    Ok(Played { seed, plan, end })
+    let received = crate::sim::receipts(world.nodes.values(), scenario.epoch());
+    Ok(Played {
+        seed,
+        plan,
+        received,
+        end,
+    })
 }
 
 /// A port for every host the run runs, kept for the whole run; and where
@@ -452,6 +470,7 @@ pub async fn play_checked(
     events.sort_by_key(|e| e.t);
     let output = crate::sim::RunOutput {
         seed,
+        received: played.received,
         events,
         plan: played.plan,
         end: played.end,
@@ -584,7 +603,7 @@ async fn wait_for_externals(
         Arc::new(super::wall_clock()),
         Arc::new(crate::events::Recorder::new()),
     );
-    let policy = Policy::new(scenario.policy, scenario.participants.iter().copied());
+    let policy = scenario.policy.clone();
     let host = Arc::new(HubHost::new(Hub::new(policy, scenario.delivery), log));
     let listener = bind_again(hub_addr).await?;
     let rpc = scenario.rpc;
@@ -637,6 +656,16 @@ async fn inject(world: World, scenario: Scenario, plan: Vec<Planned>) {
         let label = p.inject.and_then(|i| scenario.injects[i].label.clone());
         if let Some(node) = world.nodes.get(&p.envelope.originator) {
             node.submit(Envelope::clone(&p.envelope), label);
+        }
+    }
+}
+
+/// Amends the run's hub's agreement at each amendment's run time.
+async fn amend(world: World, hub: Arc<HubHost>, amendments: Vec<crate::scenario::Scheduled>) {
+    for a in amendments {
+        world.clock.sleep_until_t(a.at).await;
+        if let Err(e) = hub.amend(&a.amendment) {
+            tracing::error!(%e, "amendment not applied");
         }
     }
 }

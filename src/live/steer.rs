@@ -190,7 +190,7 @@ pub(super) async fn start(
         .await
         .with_context(|| format!("cannot listen on {addr} (--dashboard)"))?;
     let bound = listener.local_addr()?;
-    let policy = Policy::new(scenario.policy, scenario.participants.iter().copied());
+    let policy = scenario.policy.clone();
     let content = Arc::new(LiveContent {
         messages: Mutex::new(
             plan.iter()
@@ -249,6 +249,7 @@ pub fn meta(
         duration_ms: scenario.duration.as_millis() as u64,
         participants: scenario.participants.clone(),
         roles: crate::console::roles(policy, &scenario.participants),
+        primary_role: crate::console::primary_role(policy),
         injects: plan
             .iter()
             .filter_map(|p| {
@@ -342,10 +343,10 @@ pub fn hub_console(
     feed: Arc<Feed>,
     title: String,
 ) -> Console {
-    let (participants, roles) = host.inspect(|h| {
+    let (participants, roles, primary_role) = host.inspect(|h| {
         let p: Vec<Ministry> = h.policy().participants().collect();
         let roles = crate::console::roles(h.policy(), &p);
-        (p, roles)
+        (p, roles, crate::console::primary_role(h.policy()))
     });
     let clock = log.clock().clone();
     let meta = Meta {
@@ -357,6 +358,7 @@ pub fn hub_console(
         duration_ms: 0,
         participants,
         roles,
+        primary_role,
         injects: Vec::new(),
         speed: 1.0,
         controls: vec!["inject"],

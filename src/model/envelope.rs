@@ -125,6 +125,78 @@ impl Kind {
     }
 }
 
+crate::vocabulary! {
+    /// How reliable the source is judged (Admiralty grading): A completely
+    /// or usually reliable, B usually reliable, C fairly reliable, X cannot
+    /// be judged.
+    pub enum Source ("source grade") {
+        A = "A" | "a",
+        B = "B" | "b",
+        C = "C" | "c",
+        X = "X" | "x",
+    }
+}
+
+crate::vocabulary! {
+    /// How credible the information is judged (Admiralty grading): 1 confirmed
+    /// by other sources, 2 probably true, 3 possibly true, 4 cannot be judged.
+    pub enum Information ("information grade") {
+        Confirmed = "1",
+        Probable = "2",
+        Possible = "3",
+        Unjudged = "4",
+    }
+}
+
+/// The grading of a report: source and information, as `B2`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Grading {
+    pub source: Source,
+    pub information: Information,
+}
+
+impl fmt::Display for Grading {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}", self.source.name(), self.information.name())
+    }
+}
+
+impl std::str::FromStr for Grading {
+    type Err = String;
+
+    /// `B2`, `b2` or `B-2`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let t: String = s.chars().filter(|c| !matches!(c, '-' | ' ')).collect();
+        let bad = || {
+            format!(
+                "`{s}` is not a grading: a source grade (A, B, C or X) and an information grade \
+                 (1 to 4), e.g. B2"
+            )
+        };
+        let mut chars = t.chars();
+        let (Some(a), Some(b), None) = (chars.next(), chars.next(), chars.next()) else {
+            return Err(bad());
+        };
+        Ok(Grading {
+            source: a.to_string().parse().map_err(|_| bad())?,
+            information: b.to_string().parse().map_err(|_| bad())?,
+        })
+    }
+}
+
+impl Serialize for Grading {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Grading {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// A named place; `country` is ISO 3166-1 alpha-2.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Place {
@@ -327,6 +399,13 @@ pub struct Envelope {
     pub kind: Kind,
     /// Absent only on a CANCEL.
     pub payload: Option<Payload>,
+    /// The recipients the sender names; empty: whoever the agreement lets
+    /// receive it. TLP:RED needs it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub to: Vec<Ministry>,
+    /// Source and information grading, when the sender gives one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grading: Option<Grading>,
 }
 
 /// Why an envelope is malformed.
@@ -355,6 +434,8 @@ impl Envelope {
             expires: None,
             kind: payload.kind(),
             payload: Some(payload),
+            to: Vec::new(),
+            grading: None,
         }
     }
 
@@ -404,6 +485,17 @@ impl Envelope {
                 ));
             }
             _ => {}
+        }
+        if self.to.contains(&self.originator) {
+            return bad("the originator cannot be among its own recipients (`to`)".into());
+        }
+        if let Some(dup) = self
+            .to
+            .iter()
+            .enumerate()
+            .find(|(i, m)| self.to[..*i].contains(m))
+        {
+            return bad(format!("recipient {} is named twice in `to`", dup.1));
         }
         if self.references.iter().any(|r| r == &self.id) {
             return bad("a message cannot reference itself".into());
@@ -570,7 +662,7 @@ mod tests {
     fn cargo(risk: f64) -> Envelope {
         Envelope::alert(
             "HN-SEDS-000001",
-            Ministry::HnSeds,
+            Ministry::HN_SEDS,
             Timestamp(1_000),
             Payload::CargoNotice(CargoNotice {
                 container_id: "MSCU1234565".into(),

@@ -17,15 +17,20 @@ pub(super) fn parse_ministry(s: &str) -> Result<Ministry, String> {
              {MINISTRY_FORMS}"
         ));
     }
-    for m in Ministry::ALL {
+    // A declared participant's code (`CR-MSP`), in any case.
+    if let Ok(m) = t.to_uppercase().parse::<Ministry>() {
+        return Ok(m);
+    }
+    for m in Ministry::DEFAULTS {
         let code = m.code();
         let (country, agency) = code.split_once('-').unwrap_or((code, code));
         let name = match m {
-            Ministry::UsDhs => &["unitedstates", "usa", "dhs"][..],
-            Ministry::GtMingob => &["guatemala", "mingob"][..],
-            Ministry::HnSeds => &["honduras", "seds", "sedsh"][..],
-            Ministry::SvMjsp => &["elsalvador", "salvador", "mjsp"][..],
-            Ministry::MxSegob => &["mexico", "méxico", "segob"][..],
+            Ministry::US_DHS => &["unitedstates", "usa", "dhs"][..],
+            Ministry::GT_MINGOB => &["guatemala", "mingob"][..],
+            Ministry::HN_SEDS => &["honduras", "seds", "sedsh"][..],
+            Ministry::SV_MJSP => &["elsalvador", "salvador", "mjsp"][..],
+            Ministry::MX_SEGOB => &["mexico", "méxico", "segob"][..],
+            _ => &[][..],
         };
         if key == squash(code)
             || key == country.to_lowercase()

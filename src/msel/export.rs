@@ -153,7 +153,7 @@ pub(super) fn route_injects(scenario: &Scenario) -> Vec<Result<Vec<Ministry>, St
         traffic: Vec::new(),
         ..scenario.clone()
     };
-    let policy = Policy::new(scenario.policy, scenario.participants.iter().copied());
+    let policy = scenario.policy.clone();
     let mut hub = Hub::new(policy, DeliveryConfig::default());
     let mut routes = vec![Err("not routed".to_string()); scenario.injects.len()];
     // Without traffic the plan draws nothing from the seed.

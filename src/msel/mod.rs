@@ -32,7 +32,6 @@ use serde::Serialize;
 
 use crate::hub::{DeliveryConfig, Hub, PublishOutcome};
 use crate::model::{Handling, Kind, MessageType, Ministry, Payload, Place};
-use crate::policy::Policy;
 use crate::scenario::raw::{RawCaravan, RawCargo, RawDocumentFlag};
 use crate::scenario::{self, Inject, Scenario, ScenarioError, format_duration, parse_duration};
 

@@ -62,7 +62,7 @@ pub(super) fn skeleton_payload(kind: Kind, id: &str, from: Ministry, to: Option<
             // An observer only receives a cargo notice for its own country:
             // send the placeholder there when the table routes it there.
             let dest = match to {
-                Some(To::Recipients(list)) if list.contains(&Ministry::MxSegob) => "MX",
+                Some(To::Recipients(list)) if list.contains(&Ministry::MX_SEGOB) => "MX",
                 _ => cc,
             };
             format!(

@@ -183,7 +183,7 @@ mod tests {
             status: Status::Test,
             ..Envelope::alert(
                 id,
-                Ministry::HnSeds,
+                Ministry::HN_SEDS,
                 Timestamp(0),
                 Payload::CargoNotice(CargoNotice::default()),
             )
@@ -192,7 +192,7 @@ mod tests {
 
     /// Submits `ids` at t=0 and returns the node and the publishes then due.
     fn check(ids: &[&str]) -> (Node, Vec<Publish>) {
-        let mut node = Node::new(Ministry::HnSeds, PublishConfig::default());
+        let mut node = Node::new(Ministry::HN_SEDS, PublishConfig::default());
         for id in ids {
             node.submit(Timestamp(0), notice(id));
         }
@@ -210,7 +210,7 @@ mod tests {
         let again = node.poll(Timestamp(1_010));
         assert_eq!(again[0].attempt, 2);
         let accepted = Outcome::Accepted {
-            recipients: vec![Ministry::UsDhs],
+            recipients: vec![Ministry::US_DHS],
         };
         node.on_outcome(Timestamp(1_100), again[0].seq, accepted.clone());
         assert_eq!(node.pending(), 0);
@@ -231,7 +231,7 @@ mod tests {
 
     #[test]
     fn redeliveries_are_discarded() {
-        let mut node = Node::new(Ministry::GtMingob, PublishConfig::default());
+        let mut node = Node::new(Ministry::GT_MINGOB, PublishConfig::default());
         assert_eq!(node.on_deliver(Timestamp(5), notice("x")), Receipt::New);
         assert_eq!(
             node.on_deliver(Timestamp(9), notice("x")),

@@ -79,19 +79,21 @@ pub fn plan(scenario: &Scenario, rng: &mut ChaCha8Rng) -> Vec<Planned> {
                         id,
                         originator: from,
                         created,
-                        status: scenario.status,
+                        status: inj.status.unwrap_or_else(|| scenario.status_of(from)),
                         message_type: inj.message_type,
                         references: inj.references.iter().map(|r| ids[r].clone()).collect(),
                         handling: inj.handling,
                         expires: inj.expires.map(|e| created.after(e)),
                         kind: inj.kind,
                         payload: inj.payload.clone(),
+                        to: inj.to.clone(),
+                        grading: inj.grading,
                     }
                 }
                 None => {
                     let (handling, payload) = generated[key - scenario.injects.len()].clone();
                     Envelope {
-                        status: scenario.status,
+                        status: scenario.status_of(from),
                         handling,
                         ..Envelope::alert(id, from, created, payload)
                     }

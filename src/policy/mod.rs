@@ -1,53 +1,38 @@
-//! Sharing policy: who may receive which message. Pure functions of the
-//! message, the participants and what the hub already routed.
+//! Sharing policy: who may receive which message, with which fields. A pure
+//! function of the message, the [`Agreement`] in force, the participants and
+//! what the hub already routed.
 //!
 //! A refusal is data ([`Routing::Rejected`]), not an error: the hub records it and
 //! answers the originator with the reason. So is everything the policy keeps
-//! back: each participant left out and each field cleared comes with its reason,
-//! for the event log and the run report.
+//! back: each participant left out and each field changed comes with its
+//! reason, for the event log and the run report.
+//!
+//! How a message is routed, in order (README.md, "Sharing agreements"):
+//! 1. the originator must be a participant, publishing in its own status, and
+//!    every recipient it names (`to`) a participant; TLP:RED must name them;
+//! 2. for every other participant, the first share rule that matches decides;
+//!    none matching: withheld;
+//! 3. an UPDATE or CANCEL also reaches every current participant that
+//!    received, or sent, a message it references;
+//! 4. the handling mark's limit, if the agreement sets one, leaves out
+//!    whoever it does not name;
+//! 5. a participant in another status (actual, exercise, test) never
+//!    receives it; nor does anyone the sender did not name, when it names.
+//!
+//! Then each recipient's copy has every matching redaction applied.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
-use std::str::FromStr;
+pub mod agreement;
 
-use crate::model::{Envelope, Handling, Kind, Ministry, Payload};
+pub mod fields;
 
-/// The sharing policies this build knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum PolicyName {
-    /// The 2019 Memorandum of Cooperation as the GCIF applies it.
-    #[default]
-    Compact2019,
-}
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
-impl PolicyName {
-    /// Every known policy.
-    pub const ALL: [PolicyName; 1] = [PolicyName::Compact2019];
+pub use agreement::{Agreement, AgreementError, Decision, Rule, Selector};
+use agreement::{Condition, Test, Word};
+use fields::{Action, Value};
 
-    /// The name scenarios use.
-    pub fn name(self) -> &'static str {
-        match self {
-            PolicyName::Compact2019 => "compact-2019",
-        }
-    }
-}
-
-impl fmt::Display for PolicyName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for PolicyName {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        PolicyName::ALL
-            .into_iter()
-            .find(|p| p.name() == s)
-            .ok_or_else(|| format!("unknown policy `{s}` (expected compact-2019)"))
-    }
-}
+use crate::model::{Envelope, Handling, Kind, MessageType, Ministry, Status};
 
 /// A participant the policy keeps a message from, and why.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -56,20 +41,40 @@ pub struct Withheld {
     pub reason: String,
 }
 
-/// Fields the policy clears from one recipient's copy, and why.
+/// Fields the policy changed in one recipient's copy, and why.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Redaction {
     pub to: Ministry,
-    /// Field names as the scenario format spells them (`minors`, `bill_of_lading`).
+    /// Field names as the scenario format spells them (`minors`,
+    /// `holder.birth_date`): every field changed, removed unless listed below.
     pub fields: Vec<String>,
     pub reason: String,
+    /// Those of `fields` made coarser rather than removed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub generalised: Vec<String>,
+    /// Those of `fields` replaced by a keyed hash.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pseudonymised: Vec<String>,
+}
+
+impl Redaction {
+    /// How `field` was changed: `removed`, `generalised` or `pseudonymised`.
+    pub fn how(&self, field: &str) -> &'static str {
+        if self.generalised.iter().any(|f| f == field) {
+            "generalised"
+        } else if self.pseudonymised.iter().any(|f| f == field) {
+            "pseudonymised"
+        } else {
+            "removed"
+        }
+    }
 }
 
 /// What the policy decided for one message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Routing {
     /// Deliver to `recipients` (sorted, never the originator; possibly empty),
-    /// with the fields in `redacted` cleared from those recipients' copies.
+    /// with the fields in `redacted` changed in those recipients' copies.
     /// `withheld` names every other participant (but the originator) and why
     /// it gets nothing.
     Accepted {
@@ -81,118 +86,324 @@ pub enum Routing {
     Rejected { reason: String },
 }
 
-/// A sharing policy applied to a fixed set of participants.
-#[derive(Debug, Clone)]
-pub struct Policy {
-    name: PolicyName,
-    /// Ministries connected to the hub.
-    participants: BTreeSet<Ministry>,
+/// A participant as the policy sees it now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub role: String,
+    pub status: Status,
 }
 
-/// Why compact-2019 keeps document flags from an observer.
-const FLAGS_FULL_ONLY: &str = "document flags go to full participants only; it is an observer";
-/// Why compact-2019 keeps TLP:AMBER+STRICT from an observer.
-const STRICT_FULL_ONLY: &str =
-    "TLP:AMBER+STRICT stays with the full participants' organisations; it is an observer";
-/// Why compact-2019 clears `minors` for an observer.
-const MINORS_REDACTED: &str =
-    "counts of minors are shared with full participants only (child protection)";
-/// Why compact-2019 clears `bill_of_lading` for an observer.
-const BILL_REDACTED: &str = "commercial shipping documents are shared with full participants only";
+/// A change to the agreement during a run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Amendment {
+    /// A participant joins (or rejoins) with `role`.
+    Join { ministry: Ministry, role: String },
+    /// A participant leaves: it neither sends nor receives from now on.
+    Leave { ministry: Ministry },
+    /// A participant changes role.
+    Role { ministry: Ministry, role: String },
+    /// A share rule is added ahead of the others.
+    AddRule(Rule),
+    /// The share rule of this name is lifted.
+    LiftRule { name: String },
+}
+
+impl Amendment {
+    /// One line for the log: `MX-SEGOB joins as full`.
+    pub fn describe(&self) -> String {
+        match self {
+            Amendment::Join { ministry, role } => format!("{ministry} joins as {role}"),
+            Amendment::Leave { ministry } => format!("{ministry} leaves the exchange"),
+            Amendment::Role { ministry, role } => format!("{ministry} becomes {role}"),
+            Amendment::AddRule(r) => format!(
+                "{} added: {} {} ({})",
+                r.label(),
+                match r.decision {
+                    Decision::Share => "shares with",
+                    Decision::Withhold => "withholds from",
+                },
+                r.who,
+                r.reason
+            ),
+            Amendment::LiftRule { name } => format!("rule `{name}` lifted"),
+        }
+    }
+}
+
+/// Why the policy could not be put together (a key with no secret, say).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct PolicyError(pub String);
+
+/// The agreement in force among a set of participants.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    agreement: Arc<Agreement>,
+    /// Participants connected to the hub, with their role and status now.
+    members: BTreeMap<Ministry, Member>,
+    /// The share rules now (amendments add and lift them).
+    rules: Arc<Vec<Rule>>,
+    /// Pseudonymisation secrets by key name.
+    keys: Arc<BTreeMap<String, Vec<u8>>>,
+}
 
 impl Policy {
-    /// The policy `name` among `participants`.
-    pub fn new(name: PolicyName, participants: impl IntoIterator<Item = Ministry>) -> Policy {
+    /// `agreement` among `participants`, each with the role the agreement
+    /// gives it and status `status`. A participant the agreement does not
+    /// list gets the agreement's last role (give roles with
+    /// [`Policy::with_members`] instead).
+    pub fn new(
+        agreement: Arc<Agreement>,
+        participants: impl IntoIterator<Item = Ministry>,
+        status: Status,
+    ) -> Policy {
+        let fallback = agreement
+            .roles
+            .last()
+            .map(|r| r.0.clone())
+            .unwrap_or_default();
+        let members = participants
+            .into_iter()
+            .map(|m| {
+                let role = agreement.role_of(m).unwrap_or(&fallback).to_string();
+                (m, Member { role, status })
+            })
+            .collect();
+        Policy::with_members(agreement, members)
+    }
+
+    /// `agreement` among `members`.
+    pub fn with_members(agreement: Arc<Agreement>, members: BTreeMap<Ministry, Member>) -> Policy {
         Policy {
-            name,
-            participants: participants.into_iter().collect(),
+            rules: Arc::new(agreement.rules.clone()),
+            agreement,
+            members,
+            keys: Arc::default(),
         }
     }
 
-    /// Which policy this is.
-    pub fn name(&self) -> PolicyName {
-        self.name
+    /// The built-in compact-2019 among the five ministries, every one in `status`.
+    pub fn compact_2019(status: Status) -> Policy {
+        Policy::new(
+            Arc::new(Agreement::compact_2019()),
+            Ministry::DEFAULTS,
+            status,
+        )
     }
 
-    /// The ministries connected to the hub, in code order.
+    /// The same policy with its pseudonymisation keys: from `given` (name
+    /// to secret, from the command line), else the key's environment
+    /// variable, else its value in the agreement.
+    pub fn with_keys(
+        mut self,
+        given: &BTreeMap<String, String>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Policy, PolicyError> {
+        let mut keys = BTreeMap::new();
+        for (name, source) in &self.agreement.keys {
+            let secret = given
+                .get(name)
+                .cloned()
+                .or_else(|| env(&source.env).filter(|s| !s.is_empty()))
+                .or_else(|| source.value.clone())
+                .ok_or_else(|| {
+                    PolicyError(format!(
+                        "key `{name}` of agreement {} has no secret: give it with `--key \
+                         {name}=SECRET` or in ${}",
+                        self.agreement.name, source.env
+                    ))
+                })?;
+            keys.insert(name.clone(), secret.into_bytes());
+        }
+        if let Some(unknown) = given.keys().find(|k| !self.agreement.keys.contains_key(*k)) {
+            return Err(PolicyError(format!(
+                "agreement {} has no key `{unknown}`",
+                self.agreement.name
+            )));
+        }
+        self.keys = Arc::new(keys);
+        Ok(self)
+    }
+
+    /// The agreement this policy applies.
+    pub fn agreement(&self) -> &Agreement {
+        &self.agreement
+    }
+
+    /// The shared agreement, for another policy over it.
+    pub fn agreement_arc(&self) -> Arc<Agreement> {
+        self.agreement.clone()
+    }
+
+    /// The agreement's name (`compact-2019`).
+    pub fn name(&self) -> &str {
+        &self.agreement.name
+    }
+
+    /// The participants now, in code order.
     pub fn participants(&self) -> impl Iterator<Item = Ministry> + '_ {
-        self.participants.iter().copied()
+        self.members.keys().copied()
     }
 
-    /// Whether `m` is a full participant (as opposed to an observer) under this policy.
-    pub fn is_full_participant(&self, m: Ministry) -> bool {
-        match self.name {
-            PolicyName::Compact2019 => m != Ministry::MxSegob,
+    /// A participant's role and status now.
+    pub fn member(&self, m: Ministry) -> Option<&Member> {
+        self.members.get(&m)
+    }
+
+    /// A participant's role now (`None`: not a participant).
+    pub fn role_of(&self, m: Ministry) -> Option<&str> {
+        self.members.get(&m).map(|x| x.role.as_str())
+    }
+
+    /// The share rules now.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// Sets `m`'s status (a live node says it when it registers).
+    pub fn set_status(&mut self, m: Ministry, status: Status) {
+        if let Some(member) = self.members.get_mut(&m) {
+            member.status = status;
+        }
+    }
+
+    /// Applies `amendment`; `Err` says why it cannot be.
+    pub fn amend(&mut self, amendment: &Amendment) -> Result<(), PolicyError> {
+        let status = self
+            .members
+            .values()
+            .next()
+            .map_or(Status::Exercise, |m| m.status);
+        match amendment {
+            Amendment::Join { ministry, role } => {
+                self.known_role(role)?;
+                self.members.insert(
+                    *ministry,
+                    Member {
+                        role: role.clone(),
+                        status,
+                    },
+                );
+            }
+            Amendment::Leave { ministry } => {
+                self.members.remove(ministry).ok_or_else(|| {
+                    PolicyError(format!("{ministry} is not a participant; it cannot leave"))
+                })?;
+            }
+            Amendment::Role { ministry, role } => {
+                self.known_role(role)?;
+                let member = self.members.get_mut(ministry).ok_or_else(|| {
+                    PolicyError(format!("{ministry} is not a participant; it has no role"))
+                })?;
+                member.role = role.clone();
+            }
+            Amendment::AddRule(rule) => {
+                let mut rules = (*self.rules).clone();
+                rules.insert(0, rule.clone());
+                self.rules = Arc::new(rules);
+            }
+            Amendment::LiftRule { name } => {
+                let mut rules = (*self.rules).clone();
+                let before = rules.len();
+                rules.retain(|r| r.name.as_deref() != Some(name));
+                if rules.len() == before {
+                    return Err(PolicyError(format!("no rule named `{name}` is in force")));
+                }
+                self.rules = Arc::new(rules);
+            }
+        }
+        Ok(())
+    }
+
+    fn known_role(&self, role: &str) -> Result<(), PolicyError> {
+        if self.agreement.has_role(role) {
+            Ok(())
+        } else {
+            Err(PolicyError(format!(
+                "unknown role `{role}` (agreement {} has {})",
+                self.agreement.name,
+                self.agreement
+                    .roles
+                    .iter()
+                    .map(|r| r.0.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )))
         }
     }
 
     /// Decides who receives `env`, with which fields.
     ///
-    /// `earlier` holds the recipients of the messages `env` updates or cancels, as
-    /// far as the hub knows them: those who saw a message also hear of its update
-    /// or cancellation.
+    /// `earlier` holds the recipients and originators of the messages `env`
+    /// updates or cancels, as far as the hub knows them: those who saw a
+    /// message also hear of its update or cancellation.
     pub fn route(&self, env: &Envelope, earlier: &[Ministry]) -> Routing {
-        if !self.participants.contains(&env.originator) {
-            return Routing::Rejected {
-                reason: format!("{} is not a participant of this exchange", env.originator),
-            };
+        let reject = |reason: String| Routing::Rejected { reason };
+        let Some(sender) = self.members.get(&env.originator) else {
+            return reject(format!(
+                "{} is not a participant of this exchange",
+                env.originator
+            ));
+        };
+        if sender.status != env.status {
+            return reject(format!(
+                "{} takes part in {} status: it cannot publish a message marked {}",
+                env.originator,
+                sender.status.name(),
+                env.status.name()
+            ));
         }
-        match self.name {
-            PolicyName::Compact2019 => self.route_compact_2019(env, earlier),
+        if let Some(m) = env.to.iter().find(|m| !self.members.contains_key(m)) {
+            return reject(format!(
+                "{m}, named among the recipients, is not a participant of this exchange"
+            ));
         }
-    }
-
-    fn route_compact_2019(&self, env: &Envelope, earlier: &[Ministry]) -> Routing {
-        if env.handling == Handling::Red {
-            return Routing::Rejected {
-                reason: "TLP:RED is for named individuals only and may not be redistributed \
-                         through the hub; share it bilaterally"
-                    .into(),
-            };
+        if env.handling == Handling::Red && env.to.is_empty() {
+            let reason = self
+                .agreement
+                .handling
+                .get(&Handling::Red)
+                .map(|h| h.reason.clone())
+                .unwrap_or_else(|| {
+                    "TLP:RED goes only to the recipients its sender names: give `to`".into()
+                });
+            return reject(reason);
         }
-        let full = |m: &Ministry| self.is_full_participant(*m);
-        // Every participant but the originator, with the reason it is left out
-        // (None: it receives the message).
+        // Every participant but the originator, with the reason it is left
+        // out (None: it receives the message).
         let mut decision: BTreeMap<Ministry, Option<String>> = self
-            .participants
+            .members
             .iter()
-            .filter(|&&m| m != env.originator)
-            .map(|&m| {
-                let why = match (env.kind, &env.payload) {
-                    (Kind::CaravanAlert, _) => None,
-                    (Kind::DocumentFlag, _) => (!full(&m)).then(|| FLAGS_FULL_ONLY.to_string()),
-                    (Kind::CargoNotice, Some(Payload::CargoNotice(c))) => {
-                        let on_route = m.country() == c.destination.country
-                            || c.transit_countries.iter().any(|t| t == m.country());
-                        (!full(&m) && !on_route).then(|| {
-                            format!(
-                                "cargo notices reach an observer only when its country ({}) is the \
-                                 destination or a transit country",
-                                m.country()
-                            )
-                        })
-                    }
-                    // A cargo cancellation without payload goes to the full participants
-                    // plus whoever received what it cancels.
-                    (Kind::CargoNotice, _) => (!full(&m)).then(|| {
-                        "a cargo notice without a route goes to full participants only".to_string()
-                    }),
-                };
-                (m, why)
-            })
+            .filter(|&(&m, _)| m != env.originator)
+            .map(|(&m, member)| (m, self.decide(env, m, member).err()))
             .collect();
         for m in earlier {
             if let Some(why) = decision.get_mut(m) {
                 *why = None;
             }
         }
-        if env.handling == Handling::AmberStrict {
-            // TLP:AMBER+STRICT restricts sharing to the recipient organisations;
-            // the compact reads that as full participants only.
+        if let Some(limit) = self.agreement.handling.get(&env.handling)
+            && let Some(to) = &limit.to
+        {
             for (m, why) in &mut decision {
-                if !full(m) && why.is_none() {
-                    *why = Some(STRICT_FULL_ONLY.to_string());
+                if why.is_none() && !to.selects(*m, &self.members[m].role) {
+                    *why = Some(self.fill(&limit.reason, env, *m));
                 }
+            }
+        }
+        for (m, why) in &mut decision {
+            let status = self.members[m].status;
+            if why.is_none() && status != env.status {
+                *why = Some(format!(
+                    "{m} takes part in {} status; this message is marked {}",
+                    status.name(),
+                    env.status.name()
+                ));
+            }
+            if why.is_none() && !env.to.is_empty() && !env.to.contains(m) {
+                *why = Some(format!(
+                    "the sender named its recipients (`to`) and {m} is not among them"
+                ));
             }
         }
         let mut recipients = Vec::new();
@@ -205,8 +416,7 @@ impl Policy {
         }
         let redacted = recipients
             .iter()
-            .filter(|m| !full(m))
-            .filter_map(|&to| self.clear(&mut env.clone(), to))
+            .flat_map(|&to| self.copy_for(env, to).1)
             .collect();
         Routing::Accepted {
             recipients,
@@ -215,204 +425,224 @@ impl Policy {
         }
     }
 
-    /// `to`'s copy of `env`: the fields this policy withholds from `to` cleared.
+    /// What the share rules decide for `m`: `Ok` with the rule that shares,
+    /// `Err` with the reason it is withheld.
+    fn decide(&self, env: &Envelope, m: Ministry, member: &Member) -> Result<(), String> {
+        match self.first_rule(env, m, member) {
+            Some(rule) if rule.decision == Decision::Share => Ok(()),
+            Some(rule) => Err(self.fill(&rule.reason, env, m)),
+            None => Err(format!(
+                "no rule of {} shares a {} with {m} ({})",
+                self.agreement.name,
+                env.kind.label(),
+                member.role
+            )),
+        }
+    }
+
+    /// The first share rule that matches `env` for `m`.
+    pub fn first_rule(&self, env: &Envelope, m: Ministry, member: &Member) -> Option<&Rule> {
+        self.rules.iter().find(|r| {
+            r.covers_kind(env.kind) && r.who.selects(m, &member.role) && holds(&r.when, env, m)
+        })
+    }
+
+    /// `reason` with its placeholders filled for recipient `m`.
+    fn fill(&self, reason: &str, env: &Envelope, m: Ministry) -> String {
+        if !reason.contains('{') {
+            return reason.to_string();
+        }
+        reason
+            .replace("{recipient}", m.code())
+            .replace("{country}", m.country())
+            .replace("{role}", self.role_of(m).unwrap_or("none"))
+            .replace("{kind}", env.kind.label())
+            .replace("{sender}", env.originator.code())
+    }
+
+    /// `to`'s copy of `env`: the fields this policy withholds from `to` changed.
     pub fn redact(&self, env: &Envelope, to: Ministry) -> Envelope {
         self.copy_for(env, to).0
     }
 
-    /// `to`'s copy of `env`, and what was cleared from it and why.
-    pub fn copy_for(&self, env: &Envelope, to: Ministry) -> (Envelope, Option<Redaction>) {
+    /// `to`'s copy of `env`, and what was changed in it and why: the one
+    /// place that both decides a redaction and applies it, so what the event
+    /// log says was changed is what the copy differs in.
+    pub fn copy_for(&self, env: &Envelope, to: Ministry) -> (Envelope, Vec<Redaction>) {
         let mut copy = env.clone();
-        let redaction = self.clear(&mut copy, to);
-        (copy, redaction)
+        let Some(role) = self.role_of(to) else {
+            return (copy, Vec::new());
+        };
+        let mut out = Vec::new();
+        for r in &self.agreement.redactions {
+            if !(r.kinds.is_empty() || r.kinds.contains(&env.kind))
+                || !r.who.selects(to, role)
+                || !holds(&r.when, env, to)
+            {
+                continue;
+            }
+            let mut redaction = Redaction {
+                to,
+                fields: Vec::new(),
+                reason: self.fill(&r.reason, env, to),
+                generalised: Vec::new(),
+                pseudonymised: Vec::new(),
+            };
+            for (path, action) in &r.fields {
+                let key = match action {
+                    Action::Pseudonymise { key } => Some(self.key(key)),
+                    _ => None,
+                };
+                if fields::apply(&mut copy, path, action, key) {
+                    redaction.fields.push(path.clone());
+                    match action {
+                        Action::Generalise => redaction.generalised.push(path.clone()),
+                        Action::Pseudonymise { .. } => redaction.pseudonymised.push(path.clone()),
+                        Action::Remove => {}
+                    }
+                }
+            }
+            if !redaction.fields.is_empty() {
+                out.push(redaction);
+            }
+        }
+        (copy, out)
     }
 
-    /// Clears from `copy` what `to` may not see, and names what it cleared
-    /// and why: the one place that both decides a redaction and applies it,
-    /// so what the event log says was cleared is what the copy lacks.
-    fn clear(&self, copy: &mut Envelope, to: Ministry) -> Option<Redaction> {
-        if self.is_full_participant(to) {
-            return None;
-        }
-        let (field, reason) = match &mut copy.payload {
-            Some(Payload::CaravanAlert(c)) if c.minors.is_some() => {
-                c.minors = None;
-                ("minors", MINORS_REDACTED)
-            }
-            Some(Payload::CargoNotice(c)) if !c.bill_of_lading.is_empty() => {
-                c.bill_of_lading.clear();
-                ("bill_of_lading", BILL_REDACTED)
-            }
-            _ => return None,
-        };
-        Some(Redaction {
-            to,
-            fields: vec![field.to_string()],
-            reason: reason.to_string(),
-        })
+    /// The secret of key `name`; a policy whose keys were never given (see
+    /// [`Policy::with_keys`]) pseudonymises under the key's name alone.
+    fn key<'a>(&'a self, name: &'a str) -> &'a [u8] {
+        self.keys
+            .get(name)
+            .map(|k| k.as_slice())
+            .unwrap_or(name.as_bytes())
     }
+
+    /// Whether `by`, a recipient of `env`, may pass it on to `to` under the
+    /// handling rules and the agreement; `Err` says why not.
+    pub fn may_reshare(&self, env: &Envelope, by: Ministry, to: Ministry) -> Result<(), String> {
+        let label = env.handling.label();
+        match env.handling {
+            Handling::Red | Handling::AmberStrict => {
+                return Err(format!("{label} may never be passed on"));
+            }
+            Handling::Amber => {
+                let allowed = self
+                    .agreement
+                    .handling
+                    .get(&Handling::Amber)
+                    .and_then(|h| h.reshare.as_ref());
+                match (allowed, self.members.get(&to)) {
+                    (Some(sel), Some(member)) if sel.selects(to, &member.role) => {}
+                    (Some(_), Some(_)) => {
+                        return Err(format!(
+                            "agreement {} lets TLP:AMBER be passed on only to {}",
+                            self.agreement.name,
+                            allowed.expect("matched Some")
+                        ));
+                    }
+                    (None, _) => {
+                        return Err(format!(
+                            "agreement {} does not let TLP:AMBER be passed on",
+                            self.agreement.name
+                        ));
+                    }
+                    (_, None) => {}
+                }
+            }
+            Handling::Clear | Handling::Green => {}
+        }
+        let Some(member) = self.members.get(&to) else {
+            return Err(format!("{to} is not a participant of this exchange"));
+        };
+        if to == env.originator {
+            return Err(format!("{to} originated the message"));
+        }
+        if to == by {
+            return Err(format!("{by} cannot pass a message on to itself"));
+        }
+        if member.status != env.status {
+            return Err(format!(
+                "{to} takes part in {} status; this message is marked {}",
+                member.status.name(),
+                env.status.name()
+            ));
+        }
+        self.decide(env, to, member)
+    }
+
+    /// Whether `kind` messages can reach `m` at all under the share rules
+    /// (for explanations).
+    pub fn kinds_for(&self, m: Ministry) -> Vec<Kind> {
+        let Some(member) = self.members.get(&m) else {
+            return Vec::new();
+        };
+        Kind::ALL
+            .into_iter()
+            .filter(|&k| {
+                self.rules.iter().any(|r| {
+                    r.covers_kind(k)
+                        && r.decision == Decision::Share
+                        && r.who.selects(m, &member.role)
+                })
+            })
+            .collect()
+    }
+
+    /// Whether `env` is an UPDATE or CANCEL.
+    pub fn is_followup(env: &Envelope) -> bool {
+        env.message_type != MessageType::Alert
+    }
+}
+
+/// Whether `when` holds for `env` as recipient `to` would receive it.
+pub fn holds(when: &Condition, env: &Envelope, to: Ministry) -> bool {
+    when.all.iter().all(|t| passes(t, env, to))
+        && (when.any.is_empty()
+            || when
+                .any
+                .iter()
+                .any(|group| group.iter().all(|t| passes(t, env, to))))
+}
+
+fn passes(t: &Test, env: &Envelope, to: Ministry) -> bool {
+    let value = fields::value(env, &t.path);
+    if let Some(present) = t.present
+        && present != (value != Value::Absent)
+    {
+        return false;
+    }
+    let word = |w: &Word| -> String {
+        match w {
+            Word::Literal(s) => s.clone(),
+            Word::Recipient => to.country().to_string(),
+            Word::Sender => env.originator.country().to_string(),
+        }
+    };
+    if !t.one_of.is_empty() {
+        let Value::Words(ws) = &value else {
+            return false;
+        };
+        if !t.one_of.iter().any(|w| ws.contains(&word(w))) {
+            return false;
+        }
+    }
+    if !t.none_of.is_empty()
+        && let Value::Words(ws) = &value
+        && t.none_of.iter().any(|w| ws.contains(&word(w)))
+    {
+        return false;
+    }
+    if t.min.is_some() || t.max.is_some() {
+        let Value::Number(n) = value else {
+            return false;
+        };
+        if t.min.is_some_and(|m| n < m) || t.max.is_some_and(|m| n > m) {
+            return false;
+        }
+    }
+    true
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::*;
-    use Ministry::*;
-
-    fn envelope(from: Ministry, payload: Payload) -> Envelope {
-        Envelope {
-            status: Status::Test,
-            ..Envelope::alert("X-1", from, Timestamp(0), payload)
-        }
-    }
-
-    fn cargo(destination: &str, transit: &[&str]) -> Payload {
-        Payload::CargoNotice(CargoNotice {
-            destination: Place {
-                name: "somewhere".into(),
-                country: destination.into(),
-                ..Place::default()
-            },
-            transit_countries: transit.iter().map(|s| s.to_string()).collect(),
-            ..CargoNotice::default()
-        })
-    }
-
-    /// Routes `env` under compact-2019 with every ministry participating.
-    fn route(env: &Envelope, earlier: &[Ministry]) -> Routing {
-        Policy::new(PolicyName::Compact2019, Ministry::ALL).route(env, earlier)
-    }
-
-    /// The recipients of an accepted routing, for comparison.
-    fn to(recipients: &[Ministry]) -> Vec<Ministry> {
-        recipients.to_vec()
-    }
-
-    fn check(env: &Envelope, earlier: &[Ministry]) -> Vec<Ministry> {
-        match route(env, earlier) {
-            Routing::Accepted { recipients, .. } => recipients,
-            Routing::Rejected { reason } => panic!("rejected: {reason}"),
-        }
-    }
-
-    #[test]
-    fn caravan_alerts_go_to_everyone_but_the_originator() {
-        let e = envelope(HnSeds, Payload::CaravanAlert(CaravanAlert::default()));
-        assert_eq!(check(&e, &[]), to(&[UsDhs, GtMingob, SvMjsp, MxSegob]));
-    }
-
-    #[test]
-    fn document_flags_skip_the_observer() {
-        let e = envelope(GtMingob, Payload::DocumentFlag(DocumentFlag::default()));
-        assert_eq!(check(&e, &[]), to(&[UsDhs, HnSeds, SvMjsp]));
-    }
-
-    #[test]
-    fn cargo_reaches_the_observer_only_on_its_route() {
-        let e = envelope(HnSeds, cargo("MX", &["GT"]));
-        assert_eq!(check(&e, &[]), to(&[UsDhs, GtMingob, SvMjsp, MxSegob]));
-        let e = envelope(HnSeds, cargo("US", &["GT", "MX"]));
-        assert_eq!(check(&e, &[]), to(&[UsDhs, GtMingob, SvMjsp, MxSegob]));
-        let e = envelope(HnSeds, cargo("SV", &["GT"]));
-        assert_eq!(check(&e, &[]), to(&[UsDhs, GtMingob, SvMjsp]));
-    }
-
-    #[test]
-    fn updates_reach_those_who_saw_the_original() {
-        let mut e = envelope(HnSeds, cargo("SV", &[]));
-        e.message_type = MessageType::Update;
-        e.references = vec!["X-0".into()];
-        assert_eq!(
-            check(&e, &[MxSegob]),
-            to(&[UsDhs, GtMingob, SvMjsp, MxSegob])
-        );
-    }
-
-    #[test]
-    fn red_is_refused_and_amber_strict_stays_with_full_participants() {
-        let mut e = envelope(HnSeds, Payload::CaravanAlert(CaravanAlert::default()));
-        e.handling = Handling::Red;
-        assert!(matches!(route(&e, &[]), Routing::Rejected { .. }));
-        e.handling = Handling::AmberStrict;
-        assert_eq!(check(&e, &[]), to(&[UsDhs, GtMingob, SvMjsp]));
-    }
-
-    #[test]
-    fn non_participants_are_refused_and_never_receive() {
-        let policy = Policy::new(PolicyName::Compact2019, [HnSeds, GtMingob]);
-        let e = envelope(HnSeds, Payload::CaravanAlert(CaravanAlert::default()));
-        assert!(matches!(
-            policy.route(&e, &[UsDhs]),
-            Routing::Accepted { recipients, .. } if recipients == [GtMingob]
-        ));
-        let e = envelope(SvMjsp, Payload::CaravanAlert(CaravanAlert::default()));
-        match policy.route(&e, &[]) {
-            Routing::Rejected { reason } => assert!(reason.contains("SV-MJSP"), "{reason}"),
-            other => panic!("expected a rejection, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn every_participant_left_out_is_named_with_a_reason() {
-        let e = envelope(GtMingob, Payload::DocumentFlag(DocumentFlag::default()));
-        let Routing::Accepted { withheld, .. } = route(&e, &[]) else {
-            panic!("rejected")
-        };
-        assert_eq!(withheld.len(), 1);
-        assert_eq!(withheld[0].to, MxSegob);
-        assert!(
-            withheld[0].reason.contains("full participants"),
-            "{withheld:?}"
-        );
-        let e = envelope(HnSeds, cargo("SV", &["GT"]));
-        let Routing::Accepted { withheld, .. } = route(&e, &[]) else {
-            panic!("rejected")
-        };
-        assert!(
-            withheld[0]
-                .reason
-                .contains("country (MX) is the destination"),
-            "{withheld:?}"
-        );
-        let mut e = envelope(HnSeds, Payload::CaravanAlert(CaravanAlert::default()));
-        e.handling = Handling::AmberStrict;
-        let Routing::Accepted { withheld, .. } = route(&e, &[]) else {
-            panic!("rejected")
-        };
-        assert!(withheld[0].reason.contains("AMBER+STRICT"), "{withheld:?}");
-    }
-
-    #[test]
-    fn observers_get_copies_without_minors_or_bills_of_lading() {
-        let caravan = Payload::CaravanAlert(CaravanAlert {
-            minors: Some(150),
-            estimated_size: Some(800),
-            ..CaravanAlert::default()
-        });
-        let e = envelope(HnSeds, caravan);
-        let Routing::Accepted { redacted, .. } = route(&e, &[]) else {
-            panic!("rejected")
-        };
-        assert_eq!(redacted.len(), 1);
-        assert_eq!(
-            (redacted[0].to, redacted[0].fields.clone()),
-            (MxSegob, vec!["minors".to_string()])
-        );
-        let policy = Policy::new(PolicyName::Compact2019, Ministry::ALL);
-        let Some(Payload::CaravanAlert(c)) = policy.redact(&e, MxSegob).payload else {
-            panic!("payload lost")
-        };
-        assert_eq!((c.minors, c.estimated_size), (None, Some(800)));
-        assert_eq!(policy.redact(&e, UsDhs), e);
-
-        let mut e = envelope(HnSeds, cargo("MX", &["GT"]));
-        if let Some(Payload::CargoNotice(c)) = &mut e.payload {
-            c.bill_of_lading = "HNPCR-77812".into();
-        }
-        let Some(Payload::CargoNotice(c)) = policy.redact(&e, MxSegob).payload else {
-            panic!("payload lost")
-        };
-        assert!(c.bill_of_lading.is_empty());
-        assert_eq!(c.destination.country, "MX");
-    }
-}
+mod tests;

@@ -239,7 +239,7 @@ impl Builder {
         self.msgs.push(Msg::new(
             id.clone(),
             kind.unwrap_or(Kind::CaravanAlert),
-            from.unwrap_or(Ministry::UsDhs),
+            from.unwrap_or(Ministry::US_DHS),
         ));
         self.msgs.len() - 1
     }
@@ -268,6 +268,7 @@ impl Builder {
                 recipients,
                 withheld,
                 redacted,
+                ..
             } => {
                 let i = self.msg_of(msg, Some(*kind), Some(*from));
                 let m = &mut self.msgs[i];
@@ -297,6 +298,7 @@ impl Builder {
             | EventBody::Undeliverable { .. }
             | EventBody::Registered { .. }
             | EventBody::Started { .. }
+            | EventBody::Amended { .. }
             | EventBody::Control { .. }
             | EventBody::FaultNotCarriedOut { .. } => {}
             EventBody::Sent {

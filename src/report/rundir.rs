@@ -24,6 +24,10 @@ pub const EVENTS: &str = "events.jsonl";
 pub const MESSAGES: &str = "messages.jsonl";
 /// The copy of the scenario the run played.
 pub const SCENARIO: &str = "scenario.yaml";
+/// The copy of the sharing agreement the run played under.
+pub const AGREEMENT: &str = "agreement.yaml";
+/// What each recipient's node received, one JSON object per line ([`Receipt`]).
+pub const RECEIVED: &str = "received.jsonl";
 /// The HTML report.
 pub const REPORT: &str = "report.html";
 
@@ -56,6 +60,16 @@ pub struct Message {
     /// received `envelope` as it is.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub copies: BTreeMap<Ministry, Envelope>,
+}
+
+/// One line of `received.jsonl`: a message as a recipient's node received
+/// it (after redaction), the first time it did. The leak checker reads these.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Receipt {
+    pub to: Ministry,
+    /// When (ms since the run's start).
+    pub t: u64,
+    pub envelope: Envelope,
 }
 
 impl Message {
@@ -114,6 +128,42 @@ pub fn write(
         .and_then(|()| file.flush())
         .map_err(|e| unreadable(&path, format!("cannot write: {e}")))?;
     Ok(())
+}
+
+/// Writes `received.jsonl` (what each recipient received) and
+/// `agreement.yaml` (the agreement the run played under) into `dir`.
+pub fn write_received(
+    dir: &Path,
+    received: &[Receipt],
+    agreement: &crate::policy::Agreement,
+) -> Result<(), RunDirError> {
+    let path = dir.join(RECEIVED);
+    let mut file = std::fs::File::create(&path)
+        .map(std::io::BufWriter::new)
+        .map_err(|e| unreadable(&path, format!("cannot write: {e}")))?;
+    received
+        .iter()
+        .try_for_each(|r| {
+            serde_json::to_writer(&mut file, r)?;
+            file.write_all(b"\n")
+        })
+        .and_then(|()| file.flush())
+        .map_err(|e| unreadable(&path, format!("cannot write: {e}")))?;
+    let path = dir.join(AGREEMENT);
+    std::fs::write(&path, &agreement.text)
+        .map_err(|e| unreadable(&path, format!("cannot write: {e}")))
+}
+
+/// Reads `received.jsonl`; the error names the line.
+pub fn read_received(path: &Path) -> Result<Vec<Receipt>, RunDirError> {
+    let text = std::fs::read_to_string(path).map_err(|e| unreadable(path, e))?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str(l).map_err(|e| unreadable(path, format!("line {}: {e}", i + 1)))
+        })
+        .collect()
 }
 
 /// Reads `messages.jsonl`; the error names the line.
@@ -214,8 +264,22 @@ impl RunDir {
             }
         };
         let mut scenario = None;
+        // The agreement as played, when the run directory has its copy
+        // (the scenario's `policy:` path is relative to where it was).
+        let agreement = dir.join(AGREEMENT);
+        let agreement = if agreement.is_file() {
+            match crate::policy::Agreement::load(&agreement) {
+                Ok(a) => Some(std::sync::Arc::new(a)),
+                Err(e) => {
+                    warnings.push(format!("the agreement could not be read back: {e}"));
+                    None
+                }
+            }
+        } else {
+            None
+        };
         if let Some(path) = source {
-            match scenario::load(&path) {
+            match scenario::load_with(&path, agreement) {
                 Ok(s) => scenario = Some(s),
                 Err(e) => warnings.push(format!("the scenario could not be read back: {e}")),
             }

@@ -54,7 +54,36 @@ impl Validator<'_> {
             epoch,
         )?;
         let kind = self.kind(spanned, payload.as_ref(), referenced_kind, message_type)?;
+        let mut to = Vec::new();
+        if let Some(list) = &raw.to {
+            for r in &list.value {
+                let m = participant(r)?;
+                if m == from {
+                    return self.err(
+                        r,
+                        format!("{m} sends this message; it cannot be among its recipients"),
+                    );
+                }
+                if to.contains(&m) {
+                    return self.err(r, format!("{m} is named twice"));
+                }
+                to.push(m);
+            }
+            if to.is_empty() {
+                return self.err(
+                    list,
+                    "`to` is empty: name the recipients, or leave `to` out",
+                );
+            }
+        }
+        let grading = match &raw.grading {
+            None => None,
+            Some(g) => Some(g.value.parse().or_else(|e: String| self.err(g, e))?),
+        };
         Ok(Inject {
+            to,
+            grading,
+            status: raw.status,
             label: raw.id.as_ref().map(|s| s.value.clone()),
             at,
             from,

@@ -81,7 +81,10 @@ pub fn message(
         ));
     }
     let raw: RawMessage = serde_saphyr::from_str(text).map_err(|e| yaml_error(file, &e))?;
-    let v = Validator { file };
+    let v = Validator {
+        file,
+        agreement: None,
+    };
     if let Some(from) = &raw.from {
         let named = v.ministry(from)?;
         if named != sender {
@@ -152,5 +155,7 @@ pub fn message(
         expires: raw.expires.map(|d| now.after(d.0)),
         kind,
         payload,
+        to: Vec::new(),
+        grading: None,
     })
 }

@@ -13,6 +13,7 @@ mod injects;
 mod message;
 mod network;
 pub mod raw;
+mod sharing;
 #[cfg(test)]
 mod tests;
 mod validate;
@@ -30,12 +31,13 @@ use crate::model::{
     self, Handling, Host, Kind, MessageType, Ministry, Payload, Status, Timestamp, is_country_code,
 };
 use crate::node::PublishConfig;
-use crate::policy::PolicyName;
+use crate::policy::Policy;
 use crate::retry::Backoff;
 use crate::simnet::{LinkConfig, Topology, pair};
 pub use duration::{Dur, format_duration, parse_duration};
 pub use message::{RawMessage, message};
 use raw::*;
+pub use sharing::Scheduled;
 
 /// The most generated messages a scenario may ask for (about 1 GiB of run state).
 pub const MAX_GENERATED: u64 = 2_000_000;
@@ -64,8 +66,13 @@ pub struct Scenario {
     pub drain: Duration,
     pub seed: Option<u64>,
     pub status: Status,
+    /// Every participant that runs a node, in the scenario's order
+    /// (including those that join only later, by amendment).
     pub participants: Vec<Ministry>,
-    pub policy: PolicyName,
+    /// The agreement in force at t=0 among the participants of t=0.
+    pub policy: Policy,
+    /// Changes to the agreement during the run, in time order.
+    pub amendments: Vec<Scheduled>,
     pub topology: Topology,
     pub rpc: RpcConfig,
     pub delivery: DeliveryConfig,
@@ -81,6 +88,11 @@ impl Scenario {
     pub fn epoch(&self) -> Timestamp {
         Timestamp(self.start.timestamp_millis())
     }
+
+    /// The status `m` takes part in: its own, or the scenario's.
+    pub fn status_of(&self, m: Ministry) -> Status {
+        self.policy.member(m).map_or(self.status, |x| x.status)
+    }
 }
 
 /// One scripted message.
@@ -90,6 +102,11 @@ pub struct Inject {
     pub at: Duration,
     pub from: Ministry,
     pub handling: Handling,
+    /// The recipients the sender names (empty: as the agreement decides).
+    pub to: Vec<Ministry>,
+    pub grading: Option<model::Grading>,
+    /// The message's own status, when it differs from its sender's.
+    pub status: Option<Status>,
     pub message_type: MessageType,
     /// Indices into [`Scenario::injects`] of the messages this one updates or cancels.
     pub references: Vec<usize>,
@@ -148,6 +165,15 @@ pub struct Expectation {
 
 /// Reads and validates the scenario at `path`.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    load_with(path, None)
+}
+
+/// Reads and validates the scenario at `path`, under `agreement` (a run
+/// directory's copy) instead of the one its `policy:` names, if given.
+pub fn load_with(
+    path: &Path,
+    agreement: Option<std::sync::Arc<crate::policy::Agreement>>,
+) -> Result<Scenario, ScenarioError> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
         file: file.clone(),
@@ -159,12 +185,21 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "scenario".into());
-    parse(&file, &stem, &text)
+    parse_with(&file, &stem, &text, agreement)
 }
 
 /// Parses and validates scenario `text`; `file` names it in errors and `stem`
 /// is the default name.
 pub fn parse(file: &str, stem: &str, text: &str) -> Result<Scenario, ScenarioError> {
+    parse_with(file, stem, text, None)
+}
+
+fn parse_with(
+    file: &str,
+    stem: &str,
+    text: &str,
+    agreement: Option<std::sync::Arc<crate::policy::Agreement>>,
+) -> Result<Scenario, ScenarioError> {
     if text.trim().is_empty() {
         return Err(ScenarioError {
             file: file.into(),
@@ -174,7 +209,7 @@ pub fn parse(file: &str, stem: &str, text: &str) -> Result<Scenario, ScenarioErr
         });
     }
     let raw: RawScenario = serde_saphyr::from_str(text).map_err(|e| yaml_error(file, &e))?;
-    Validator { file }.scenario(raw, stem)
+    Validator { file, agreement }.scenario(raw, stem)
 }
 
 /// A YAML parse error of `file`, located.
@@ -187,25 +222,15 @@ fn yaml_error(file: &str, e: &serde_saphyr::Error) -> ScenarioError {
         file: file.into(),
         line: line.max(1),
         column: column.max(1),
-        message: yaml_message(&e.to_string()),
+        message: crate::format::yaml_message(&e.to_string()),
     }
-}
-
-/// The first line of serde-saphyr's rendered error, without its own
-/// "error: line L column C:" prefix (we print the location our way).
-fn yaml_message(rendered: &str) -> String {
-    let first = rendered.lines().next().unwrap_or(rendered).trim();
-    let first = first.strip_prefix("error: ").unwrap_or(first);
-    if let Some(rest) = first.strip_prefix("line ")
-        && let Some((_, msg)) = rest.split_once(": ")
-    {
-        return msg.to_string();
-    }
-    first.to_string()
 }
 
 struct Validator<'a> {
     file: &'a str,
+    /// The agreement to use instead of what `policy:` names (a run
+    /// directory's copy).
+    agreement: Option<std::sync::Arc<crate::policy::Agreement>>,
 }
 
 type Result<T, E = ScenarioError> = std::result::Result<T, E>;

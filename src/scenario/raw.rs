@@ -39,14 +39,21 @@ pub struct RawScenario {
     /// Stamped on every message. Default `exercise`.
     #[serde(default)]
     pub status: Option<Status>,
-    /// Ministries connected to the hub. Default: all five.
+    /// Participants connected to the hub: codes, or `{code, name, role,
+    /// status}` for one the agreement does not list (or to change its role
+    /// or status). Default: every participant of the agreement.
     #[serde(default)]
-    #[schemars(with = "Option<Vec<String>>")]
-    pub participants: Option<Spanned<Vec<Spanned<String>>>>,
-    /// Sharing policy. Default `compact-2019`.
+    #[schemars(with = "Option<Vec<RawParticipant>>")]
+    pub participants: Option<Spanned<Vec<Spanned<RawParticipant>>>>,
+    /// Sharing agreement: `compact-2019` (the default, built in) or the path
+    /// of an agreement file, relative to this scenario.
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub policy: Option<Spanned<String>>,
+    /// Changes to the agreement during the run.
+    #[serde(default)]
+    #[schemars(with = "Vec<RawAmendment>")]
+    pub amendments: Vec<Spanned<RawAmendment>>,
     #[serde(default)]
     pub network: RawNetwork,
     #[serde(default)]
@@ -67,6 +74,62 @@ pub struct RawScenario {
     #[serde(default)]
     #[schemars(with = "Vec<RawExpect>")]
     pub expect: Vec<Spanned<RawExpect>>,
+}
+
+/// A participant of the scenario: its code, or the code with details.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum RawParticipant {
+    Code(String),
+    Full(RawParticipantDetails),
+}
+
+/// A participant the agreement does not list, or one whose role or status
+/// differs in this scenario.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawParticipantDetails {
+    /// `CC-NAME`: its country's ISO code, `-`, a short name (e.g. CR-MSP).
+    pub code: String,
+    /// Its name in full, for reports.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// One of the agreement's roles; required when the agreement does not list it.
+    #[serde(default)]
+    pub role: Option<String>,
+    /// Default: the scenario's `status`.
+    #[serde(default)]
+    pub status: Option<Status>,
+}
+
+/// One change to the agreement: at `at`, exactly one of `join`, `leave`,
+/// `role`, `add_rule`, `lift_rule`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawAmendment {
+    #[schemars(with = "Dur")]
+    pub at: Spanned<Dur>,
+    /// A participant joins: `{code, name, role}`.
+    #[serde(default)]
+    #[schemars(with = "Option<RawParticipantDetails>")]
+    pub join: Option<Spanned<RawParticipantDetails>>,
+    /// A participant leaves (its code).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub leave: Option<Spanned<String>>,
+    /// A participant changes role: `{code, role}`.
+    #[serde(default)]
+    #[schemars(with = "Option<RawParticipantDetails>")]
+    pub role: Option<Spanned<RawParticipantDetails>>,
+    /// A share rule, written as in an agreement's `share:`, that takes
+    /// precedence over the rules in force.
+    #[serde(default)]
+    #[schemars(with = "Option<serde_json::Value>")]
+    pub add_rule: Option<Spanned<crate::policy::agreement::RawRule>>,
+    /// The name of a share rule to lift.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub lift_rule: Option<Spanned<String>>,
 }
 
 /// Links between hosts.
@@ -228,6 +291,18 @@ pub struct RawInject {
     /// Default green.
     #[serde(default)]
     pub handling: Option<Handling>,
+    /// The recipients the sender names (TLP:RED needs them). Default: whoever
+    /// the agreement lets receive it.
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<String>>")]
+    pub to: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Admiralty grading, e.g. `B2`: source A, B, C or X; information 1 to 4.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub grading: Option<Spanned<String>>,
+    /// The message's status. Default: its sender's (the hub refuses another).
+    #[serde(default)]
+    pub status: Option<Status>,
     /// Makes this an UPDATE of the earlier inject with this id.
     #[serde(default)]
     #[schemars(with = "Option<String>")]

@@ -17,8 +17,8 @@ fn err_at(text: &str) -> (u64, u64, String) {
 fn a_minimal_scenario_takes_the_defaults() {
     let s = check(MINIMAL).unwrap();
     assert_eq!(s.name, "t");
-    assert_eq!(s.participants, Ministry::ALL);
-    assert_eq!(s.policy, PolicyName::Compact2019);
+    assert_eq!(s.participants, Ministry::DEFAULTS);
+    assert_eq!(s.policy.name(), "compact-2019");
     assert_eq!(s.topology.default.latency, Duration::from_millis(50));
     assert_eq!(s.status, Status::Exercise);
     assert_eq!(s.epoch(), Timestamp(1_547_550_000_000));
@@ -26,10 +26,14 @@ fn a_minimal_scenario_takes_the_defaults() {
 
 #[test]
 fn unknown_ministry_is_located() {
-    let text = format!("{MINIMAL}injects:\n  - at: 0s\n    from: CR-MSP\n    cancels: x\n");
+    let text =
+        format!("{MINIMAL}injects:\n  - at: 0s\n    from: BZ-NEVER-DECLARED\n    cancels: x\n");
     let (line, col, msg) = err_at(&text);
     assert_eq!((line, col), (5, 11));
-    assert!(msg.contains("unknown ministry `CR-MSP`"), "{msg}");
+    assert!(
+        msg.contains("unknown ministry `BZ-NEVER-DECLARED`"),
+        "{msg}"
+    );
 }
 
 #[test]

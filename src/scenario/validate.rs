@@ -19,7 +19,13 @@ impl Validator<'_> {
         if duration.is_zero() {
             return self.err(&raw.duration, "duration must be longer than zero");
         }
-        let participants = self.participants(raw.participants.as_ref())?;
+        let status = raw.status.unwrap_or(Status::Exercise);
+        let agreement = self.agreement(raw.policy.as_ref())?;
+        let (mut participants, members) =
+            self.members(raw.participants.as_ref(), &agreement, status)?;
+        let policy = Policy::with_members(agreement, members);
+        let amendments = self.amendments(&raw.amendments, &policy, &mut participants, duration)?;
+        let participants = participants;
         let participant = |s: &Spanned<String>| -> Result<Ministry> {
             let m = self.ministry(s)?;
             if participants.contains(&m) {
@@ -27,10 +33,6 @@ impl Validator<'_> {
             } else {
                 self.err(s, format!("{m} is not among this scenario's participants"))
             }
-        };
-        let policy = match &raw.policy {
-            None => PolicyName::default(),
-            Some(p) => p.value.parse().or_else(|e: String| self.err(p, e))?,
         };
 
         let topology = self.topology(&raw.network, &participants)?;
@@ -76,9 +78,10 @@ impl Validator<'_> {
             duration,
             drain: raw.drain.map_or(Duration::from_secs(3600), |d| d.0),
             seed: raw.seed,
-            status: raw.status.unwrap_or(Status::Exercise),
+            status,
             participants,
             policy,
+            amendments,
             topology,
             rpc,
             delivery,
@@ -88,25 +91,6 @@ impl Validator<'_> {
             traffic,
             expect,
         })
-    }
-
-    /// `participants:`, each once; all five ministries when absent.
-    fn participants(&self, raw: Option<&Spanned<Vec<Spanned<String>>>>) -> Result<Vec<Ministry>> {
-        let Some(list) = raw else {
-            return Ok(Ministry::ALL.to_vec());
-        };
-        let mut out = Vec::new();
-        for m in &list.value {
-            let m = self.ministry(m)?;
-            if out.contains(&m) {
-                return self.err(list, format!("{m} is listed twice"));
-            }
-            out.push(m);
-        }
-        if out.is_empty() {
-            return self.err(list, "participants is empty");
-        }
-        Ok(out)
     }
 
     /// `protocol:`: the RPC deadline, backoff and windows, defaults filled in.

@@ -27,7 +27,6 @@ use crate::hub::Hub;
 use crate::model::{Envelope, Host, Ministry};
 use crate::node::Node;
 use crate::plan::{self, Planned};
-use crate::policy::Policy;
 use crate::scenario::{Fault, FaultAction, Scenario};
 use crate::simnet::{LinkFaults, SimNet, Window, pair};
 use crate::transport::{self, Peer};
@@ -38,12 +37,16 @@ pub use crate::plan::DEFAULT_SEED;
 /// duration. Called about a hundred times a run.
 pub type Progress = Arc<dyn Fn(Duration, Duration) + Send + Sync>;
 
+pub use crate::report::rundir::Receipt;
+
 /// What a run produced, besides the events it wrote to its sink.
 #[derive(Debug, Clone)]
 pub struct Played {
     pub seed: u64,
     /// Every message the run handed to a node, in submission order.
     pub plan: Vec<Planned>,
+    /// What each node received, as it received it.
+    pub received: Vec<Receipt>,
     /// When the run stopped (at least the scenario's duration).
     pub end: Duration,
 }
@@ -52,6 +55,8 @@ pub struct Played {
 #[derive(Debug, Clone)]
 pub struct RunOutput {
     pub seed: u64,
+    /// What each node received, as it received it.
+    pub received: Vec<Receipt>,
     /// The event log, in simulated-time order (expectations not yet appended).
     pub events: Vec<Event>,
     pub plan: Vec<Planned>,
@@ -76,6 +81,7 @@ pub fn run(
     let played = run_into(scenario, seed, recorder.clone(), progress)?;
     Ok(RunOutput {
         seed,
+        received: played.received,
         events: recorder.take(),
         plan: played.plan,
         end: played.end,
@@ -113,7 +119,7 @@ struct World {
 
 impl World {
     fn new(scenario: &Scenario, net: SimNet, clock: TokioClock, log: Log) -> World {
-        let policy = Policy::new(scenario.policy, scenario.participants.iter().copied());
+        let policy = scenario.policy.clone();
         let hub = Hub::new(policy, scenario.delivery);
         World {
             net,
@@ -301,6 +307,9 @@ async fn play(
     for f in scenario.faults.clone() {
         drivers.spawn(fault(world.clone(), hosts.clone(), f));
     }
+    if !scenario.amendments.is_empty() {
+        drivers.spawn(amend(world.clone(), scenario.amendments.clone()));
+    }
     if let Some(progress) = progress {
         drivers.spawn(report_progress(origin, scenario.duration, progress));
     }
@@ -319,7 +328,48 @@ async fn play(
     let end = Instant::now() - origin;
     lock(&hosts).tasks.abort_all();
     drivers.abort_all();
-    Played { seed, plan, end }
+    let received = receipts(world.nodes.values(), scenario.epoch());
+    Played {
+        seed,
+        plan,
+        received,
+        end,
+    }
+}
+
+/// Everything `nodes` received, node by node in code order, each inbox in
+/// the order it was received.
+pub fn receipts<'a>(
+    nodes: impl IntoIterator<Item = &'a Arc<NodeHost>>,
+    epoch: crate::model::Timestamp,
+) -> Vec<Receipt> {
+    let mut out = Vec::new();
+    for n in nodes {
+        let to = n.ministry();
+        let mut inbox: Vec<Receipt> = n.inspect(|node| {
+            node.inbox()
+                .map(|r| Receipt {
+                    to,
+                    t: r.at.since(epoch),
+                    envelope: r.envelope.clone(),
+                })
+                .collect()
+        });
+        inbox.sort_by(|a, b| (a.t, &a.envelope.id).cmp(&(b.t, &b.envelope.id)));
+        out.extend(inbox);
+    }
+    out
+}
+
+/// Amends the agreement at each amendment's time.
+async fn amend(world: World, amendments: Vec<crate::scenario::Scheduled>) {
+    let origin = world.clock.start();
+    for a in amendments {
+        tokio::time::sleep_until(origin + a.at).await;
+        if let Err(e) = world.hub.amend(&a.amendment) {
+            tracing::error!(%e, "amendment not applied");
+        }
+    }
 }
 
 /// Hands each planned message (with its inject label) to its node at its time.

@@ -462,7 +462,7 @@ mod tests {
     use rand::SeedableRng;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    const HN: Host = Host::Node(Ministry::HnSeds);
+    const HN: Host = Host::Node(Ministry::HN_SEDS);
 
     fn net(faults: LinkFaults) -> SimNet {
         let topology = Topology {

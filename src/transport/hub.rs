@@ -238,15 +238,15 @@ pub async fn hub_delivery_loop(host: Arc<HubHost>, clock: impl Timer, directory:
 
 /// The fields cleared from `d`'s copy, as paths in the envelope.
 fn redacted_fields(d: &crate::hub::Delivery) -> Vec<wire::Redacted> {
-    let Some(r) = &d.redaction else {
-        return Vec::new();
-    };
     let payload = d.envelope.kind.name();
-    r.fields
+    d.redactions
         .iter()
-        .map(|f| wire::Redacted {
-            field: format!("{payload}.{f}"),
-            reason: r.reason.clone(),
+        .flat_map(|r| {
+            r.fields.iter().map(|f| wire::Redacted {
+                field: format!("{payload}.{f}"),
+                reason: r.reason.clone(),
+                how: r.how(f).to_string(),
+            })
         })
         .collect()
 }

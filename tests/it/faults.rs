@@ -30,7 +30,7 @@ fn a_partition_delays_delivery_until_it_heals() {
         audit(&p.out.events, seed);
         let healed = 3 * 3_600_000;
         let to_gt = p
-            .delivered_at(&p.msg("during"), Ministry::GtMingob)
+            .delivered_at(&p.msg("during"), Ministry::GT_MINGOB)
             .unwrap();
         assert!(
             to_gt >= healed,
@@ -40,13 +40,13 @@ fn a_partition_delays_delivery_until_it_heals() {
             to_gt < healed + 60_000,
             "seed {seed}: took {to_gt} ms; recovery too slow"
         );
-        let to_us = p.delivered_at(&p.msg("during"), Ministry::UsDhs).unwrap();
+        let to_us = p.delivered_at(&p.msg("during"), Ministry::US_DHS).unwrap();
         assert!(
             to_us < 90 * 60_000 + 5_000,
             "seed {seed}: others were held up ({to_us})"
         );
         let from_gt = p
-            .delivered_at(&p.msg("from-cut-off"), Ministry::HnSeds)
+            .delivered_at(&p.msg("from-cut-off"), Ministry::HN_SEDS)
             .unwrap();
         assert!(
             from_gt >= healed,
@@ -79,7 +79,7 @@ fn a_hub_crash_keeps_accepted_messages_and_resumes() {
         audit(&p.out.events, seed);
         let restarted = 70 * 60_000;
         let t = p
-            .delivered_at(&p.msg("while-down"), Ministry::GtMingob)
+            .delivered_at(&p.msg("while-down"), Ministry::GT_MINGOB)
             .unwrap();
         assert!(
             t >= restarted,
@@ -110,7 +110,7 @@ fn a_crashed_recipient_gets_its_messages_after_restart() {
     p.assert_passed();
     audit(&p.out.events, 9);
     let t = p
-        .delivered_at(&p.msg("to-down-node"), Ministry::MxSegob)
+        .delivered_at(&p.msg("to-down-node"), Ministry::MX_SEGOB)
         .unwrap();
     assert!(
         (90 * 60_000..92 * 60_000).contains(&t),
@@ -135,8 +135,8 @@ fn a_degraded_link_slows_only_its_own_deliveries() {
     let p = play(&yaml, 1);
     p.assert_passed();
     let sent = 90 * 60_000;
-    let to_sv = p.delivered_at(&p.msg("slow"), Ministry::SvMjsp).unwrap() - sent;
-    let to_us = p.delivered_at(&p.msg("slow"), Ministry::UsDhs).unwrap() - sent;
+    let to_sv = p.delivered_at(&p.msg("slow"), Ministry::SV_MJSP).unwrap() - sent;
+    let to_us = p.delivered_at(&p.msg("slow"), Ministry::US_DHS).unwrap() - sent;
     assert!(
         to_sv >= 2_000,
         "SV-MJSP got it in {to_sv} ms over a 2s link"
@@ -183,7 +183,7 @@ fn overlapping_crashes_of_one_host_restart_it_once() {
     let p = play(&yaml, 8);
     p.assert_passed();
     audit(&p.out.events, 8);
-    let t = p.delivered_at(&p.msg("held"), Ministry::HnSeds).unwrap();
+    let t = p.delivered_at(&p.msg("held"), Ministry::HN_SEDS).unwrap();
     assert!(
         t >= 2 * 3_600_000,
         "delivered at {t}, before the longer crash ended"

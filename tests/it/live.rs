@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use gcif_sim::events::JsonLines;
 use gcif_sim::live::{HubConfig, parse_ministry_address};
-use gcif_sim::policy::PolicyName;
+use gcif_sim::policy::Policy;
 use gcif_sim::wire::{self, hub_client::HubClient, ministry_server::MinistryServer};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -104,9 +104,12 @@ async fn a_node_joins_with_the_proto_alone_and_gets_status_codes() {
     let hub_addr = hub_listener.local_addr().unwrap();
     let log = Shared::default();
     let config = HubConfig {
-        participants: ministries.keys().copied().collect(),
+        policy: Policy::new(
+            std::sync::Arc::new(gcif_sim::policy::Agreement::compact_2019()),
+            ministries.keys().copied(),
+            gcif_sim::model::Status::Exercise,
+        ),
         ministries,
-        policy: PolicyName::Compact2019,
         rpc: Default::default(),
         delivery: Default::default(),
     };
@@ -263,9 +266,12 @@ async fn hub_with(
     let hub_addr = hub_listener.local_addr().unwrap();
     let log = Shared::default();
     let config = HubConfig {
-        participants: vec![m, "HN-SEDS".parse().unwrap()],
+        policy: Policy::new(
+            std::sync::Arc::new(gcif_sim::policy::Agreement::compact_2019()),
+            [m, "HN-SEDS".parse().unwrap()],
+            gcif_sim::model::Status::Exercise,
+        ),
         ministries: BTreeMap::from([(m, endpoint)]),
-        policy: PolicyName::Compact2019,
         rpc: Default::default(),
         delivery: Default::default(),
     };

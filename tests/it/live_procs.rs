@@ -416,7 +416,7 @@ fn a_scenario_plays_live_with_an_external_node_and_a_real_partition() {
         .find_map(|e| match &e.body {
             EventBody::Delivered {
                 msg,
-                to: Ministry::GtMingob,
+                to: Ministry::GT_MINGOB,
                 ..
             } if msg.0 == "US-DHS-000001" => Some(e.t),
             _ => None,
@@ -430,7 +430,7 @@ fn a_scenario_plays_live_with_an_external_node_and_a_real_partition() {
         events.iter().any(|e| matches!(
             &e.body,
             EventBody::Failed {
-                to: gcif_sim::model::Host::Node(Ministry::GtMingob),
+                to: gcif_sim::model::Host::Node(Ministry::GT_MINGOB),
                 ..
             }
         )),

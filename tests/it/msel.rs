@@ -223,7 +223,7 @@ fn a_table_edited_like_a_spreadsheet_still_imports() {
     let added = s
         .injects
         .iter()
-        .find(|i| i.from == Ministry::SvMjsp)
+        .find(|i| i.from == Ministry::SV_MJSP)
         .expect("the added row");
     assert_eq!(added.kind, Kind::DocumentFlag);
     assert_eq!(

@@ -1,7 +1,8 @@
 //! compact-2019 as seen from the event log.
 
 use gcif_sim::events::EventBody;
-use gcif_sim::model::Ministry::{self, *};
+use gcif_sim::model::Ministry;
+use gcif_sim::model::built_in::*;
 
 use crate::support::{audit, play};
 
@@ -103,30 +104,30 @@ fn compact_2019_routes_each_kind() {
     p.assert_passed();
     audit(&p.out.events, 11);
     let full_but = |me: Ministry| -> Vec<Ministry> {
-        [UsDhs, GtMingob, HnSeds, SvMjsp]
+        [US_DHS, GT_MINGOB, HN_SEDS, SV_MJSP]
             .into_iter()
             .filter(|m| *m != me)
             .collect()
     };
-    let mut all_but_hn = full_but(HnSeds);
-    all_but_hn.push(MxSegob);
+    let mut all_but_hn = full_but(HN_SEDS);
+    all_but_hn.push(MX_SEGOB);
     assert_eq!(recipients_of(&p, "caravan").unwrap(), all_but_hn);
-    assert_eq!(recipients_of(&p, "flag").unwrap(), full_but(GtMingob));
+    assert_eq!(recipients_of(&p, "flag").unwrap(), full_but(GT_MINGOB));
     assert_eq!(recipients_of(&p, "cargo-to-mx").unwrap(), all_but_hn);
     assert_eq!(
         recipients_of(&p, "cargo-to-sv").unwrap(),
-        full_but(GtMingob)
+        full_but(GT_MINGOB)
     );
-    let mut all_but_sv = full_but(SvMjsp);
-    all_but_sv.push(MxSegob);
+    let mut all_but_sv = full_but(SV_MJSP);
+    all_but_sv.push(MX_SEGOB);
     assert_eq!(recipients_of(&p, "cargo-via-mx").unwrap(), all_but_sv);
-    assert_eq!(recipients_of(&p, "strict").unwrap(), full_but(HnSeds));
+    assert_eq!(recipients_of(&p, "strict").unwrap(), full_but(HN_SEDS));
     assert_eq!(recipients_of(&p, "red"), None);
     assert_eq!(recipients_of(&p, "too-risky"), None);
     // The update reaches the original originator; the cancel follows the original.
     assert_eq!(
         recipients_of(&p, "cargo-update").unwrap(),
-        full_but(GtMingob)
+        full_but(GT_MINGOB)
     );
     assert_eq!(recipients_of(&p, "cancel").unwrap(), all_but_hn);
 }

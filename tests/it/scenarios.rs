@@ -120,7 +120,7 @@ fn assert_causal_order(played: &crate::support::Played) {
     for p in &played.out.plan {
         for r in &p.envelope.references {
             for ((msg, to), t) in
-                first.range((p.envelope.id.clone(), gcif_sim::model::Ministry::UsDhs)..)
+                first.range((p.envelope.id.clone(), gcif_sim::model::Ministry::US_DHS)..)
             {
                 if *msg != p.envelope.id {
                     break;

@@ -85,7 +85,7 @@ function drawMap() {
   el("svg:text", { y: 8, text: "GCIF" }, hub);
   for (const m of S.meta.participants) {
     const g = el("svg:g", {
-      class: `node ${S.meta.roles[m] === "observer" ? "observer" : ""}`, id: `node-${m}`,
+      class: `node ${S.meta.roles[m] !== S.meta.primary_role ? "observer" : ""}`, id: `node-${m}`,
       transform: `translate(${PLACES[m] || [500, 300]})`,
     }, svg);
     el("svg:circle", { r: 30 }, g);
@@ -214,7 +214,7 @@ function renderInboxes() {
     if (!sec) {
       sec = el("section", { class: "inbox", id: `inbox-${m}`, "data-inbox": m }, box);
       const h = el("h3", {}, sec);
-      el("span", { text: `${m}${S.meta.roles[m] === "observer" ? " (observer)" : ""}` }, h);
+      el("span", { text: `${m}${S.meta.roles[m] !== S.meta.primary_role ? ` (${S.meta.roles[m]})` : ""}` }, h);
       el("span", { class: "n" }, h);
       el("ol", {}, sec);
     }
