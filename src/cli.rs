@@ -93,6 +93,23 @@ pub enum Command {
     /// Serves the trainer's console for a finished run directory (simulated
     /// or live), to play back and scrub on a projector, with no network.
     Replay(live::ReplayArgs),
+    /// Sharing agreements: `policy check FILE…` validates them, `policy
+    /// explain FILE` says who would receive what (field by field, with the
+    /// rule and reason), `policy diff A B` what changes for whom.
+    Policy(policy::PolicyArgs),
+    /// The leak checker on a run directory: re-derives from the agreement and
+    /// what each recipient received that nobody got a message or a field
+    /// value the agreement forbids it. Exit 0 clean, 1 leaks found, 2 bad input.
+    Check {
+        /// A directory written by `gcif-sim run` (or a live hub or node).
+        run_dir: PathBuf,
+        /// Pseudonymisation keys the run was given, as NAME=SECRET.
+        #[arg(long = "key", value_parser = live::parse_key)]
+        keys: Vec<(String, String)>,
+        /// Print the findings as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Publishes one message to a live hub, written as a scenario inject;
     /// prints the receipt (exit 0) or the refusal (exit 1); 2 for bad input.
     Send(live::SendArgs),
@@ -170,6 +187,8 @@ macro_rules! outln {
 /// Exit code for bad input.
 const BAD_INPUT: u8 = 2;
 
+mod policy;
+
 /// Runs the parsed command.
 pub fn dispatch(cli: Cli) -> ExitCode {
     match cli.command {
@@ -219,6 +238,12 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::Node(args) => live::node(args),
         Command::Send(args) => live::send(args),
         Command::Replay(args) => live::replay(args),
+        Command::Policy(args) => policy::policy(args),
+        Command::Check {
+            run_dir,
+            keys,
+            json,
+        } => policy::check_run(&run_dir, &keys, json),
     }
 }
 

@@ -40,7 +40,15 @@ pub fn play(scenario: &Scenario, seed: u64, progress: Option<Progress>) -> Resul
 /// Checks the expectations of a played run and summarises it.
 pub fn finish(scenario: &Scenario, output: sim::RunOutput) -> Run {
     let seed = output.seed;
-    let verdicts = check_expectations(scenario, &output.plan, &output.events);
+    let sent: Vec<&crate::model::Envelope> = output.plan.iter().map(|p| &p.envelope).collect();
+    let leaks = crate::report::leaks::check(
+        &scenario.policy,
+        &scenario.amendments,
+        &sent,
+        &output.events,
+        &output.received,
+    );
+    let verdicts = check_expectations(scenario, &output.plan, &output.events, &leaks);
     let end_t = output.end.as_millis() as u64;
     let mut events = output.events;
     events.extend(verdicts.iter().map(|v| Event {
@@ -51,7 +59,7 @@ pub fn finish(scenario: &Scenario, output: sim::RunOutput) -> Run {
             detail: v.detail.clone(),
         },
     }));
-    let summary = Summary::new(
+    let mut summary = Summary::new(
         scenario,
         seed,
         &output.plan,
@@ -59,6 +67,8 @@ pub fn finish(scenario: &Scenario, output: sim::RunOutput) -> Run {
         output.end,
         verdicts.clone(),
     );
+    summary.leak_check = Some(leaks.headline());
+    summary.passed &= leaks.is_clean();
     Run {
         seed,
         plan: output.plan,

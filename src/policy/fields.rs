@@ -358,6 +358,8 @@ pub fn apply(env: &mut Envelope, path: &str, action: &Action, key: Option<&[u8]>
         }
         match action {
             Action::Remove => s.clear(),
+            // A copy passed on keeps the pseudonym it was given.
+            Action::Pseudonymise { .. } if is_pseudonym(s) => return false,
             Action::Pseudonymise { .. } => {
                 *s = pseudonym(key.unwrap_or_default(), path, s);
             }

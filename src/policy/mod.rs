@@ -22,6 +22,7 @@
 //! Then each recipient's copy has every matching redaction applied.
 
 pub mod agreement;
+pub mod explain;
 
 pub mod fields;
 

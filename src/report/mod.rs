@@ -5,6 +5,7 @@
 pub mod analysis;
 pub mod compare;
 pub mod html;
+pub mod leaks;
 pub mod rundir;
 pub mod summary;
 

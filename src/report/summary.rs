@@ -163,7 +163,12 @@ struct About<'a> {
 }
 
 /// Checks every expectation of `scenario` against the run.
-pub fn check_expectations(scenario: &Scenario, plan: &[Planned], events: &[Event]) -> Vec<Verdict> {
+pub fn check_expectations(
+    scenario: &Scenario,
+    plan: &[Planned],
+    events: &[Event],
+    leaks: &super::leaks::LeakReport,
+) -> Vec<Verdict> {
     let ix = Index::new(events);
     let msg_of: BTreeMap<usize, &MessageId> = plan
         .iter()
@@ -196,6 +201,9 @@ pub fn check_expectations(scenario: &Scenario, plan: &[Planned], events: &[Event
             if x.no_duplicates {
                 check_no_duplicates(&mut tally, &ix);
             }
+            if x.no_leak {
+                check_no_leak(&mut tally, leaks);
+            }
             let Tally {
                 problems,
                 facts,
@@ -214,6 +222,33 @@ pub fn check_expectations(scenario: &Scenario, plan: &[Planned], events: &[Event
             }
         })
         .collect()
+}
+
+/// `no_leak`: the leak checker found nothing any recipient should not have had.
+fn check_no_leak(tally: &mut Tally, leaks: &super::leaks::LeakReport) {
+    let expected =
+        "no recipient receives a message or a field the agreement forbids it".to_string();
+    if leaks.is_clean() {
+        tally.facts.push(leaks.headline());
+        tally
+            .checks
+            .push(Check::new(expected, leaks.headline(), Outcome::Met, None));
+    } else {
+        for l in leaks.leaks.iter().take(5) {
+            tally.problems.push(format!("leak: {l}"));
+        }
+        if leaks.leaks.len() > 5 {
+            tally
+                .problems
+                .push(format!("and {} more leaks", leaks.leaks.len() - 5));
+        }
+        tally.checks.push(Check::new(
+            expected,
+            leaks.headline(),
+            Outcome::Failed,
+            None,
+        ));
+    }
 }
 
 /// `rejected: r`: the hub refused (true) or accepted (false) the inject.
@@ -511,6 +546,9 @@ pub struct Summary {
     pub ministries: Vec<MinistryRow>,
     pub latency: Vec<LatencyRow>,
     pub expectations: Vec<Verdict>,
+    /// The leak checker's verdict on what the recipients received, when it ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leak_check: Option<String>,
     pub passed: bool,
 }
 
@@ -614,6 +652,7 @@ impl Summary {
             ministries: rows.into_values().collect(),
             latency,
             expectations,
+            leak_check: None,
             passed,
         }
     }
@@ -700,6 +739,9 @@ impl Summary {
                     v.detail
                 );
             }
+        }
+        if let Some(leaks) = &self.leak_check {
+            let _ = writeln!(out, "leak check: {leaks}");
         }
         out
     }

@@ -49,11 +49,16 @@ impl Validator<'_> {
         }
         let no_loss = raw.no_loss.unwrap_or(false);
         let no_duplicates = raw.no_duplicates.unwrap_or(false);
-        if !per_inject && raw.no_loss.is_none() && raw.no_duplicates.is_none() {
+        let no_leak = raw.no_leak.unwrap_or(false);
+        if !per_inject
+            && raw.no_loss.is_none()
+            && raw.no_duplicates.is_none()
+            && raw.no_leak.is_none()
+        {
             return self.err(
                 spanned,
                 "an expectation needs a condition: delivered_to, not_delivered_to, rejected, \
-                 no_loss or no_duplicates",
+                 no_loss, no_duplicates or no_leak",
             );
         }
         if let (Some(j), Some(from)) = (inject, inject.map(|j| injects[j].from))
@@ -99,6 +104,9 @@ impl Validator<'_> {
             if no_duplicates {
                 parts.push("no duplicates".into());
             }
+            if no_leak {
+                parts.push("no leak".into());
+            }
             if parts.is_empty() {
                 "(no condition)".into()
             } else {
@@ -114,6 +122,7 @@ impl Validator<'_> {
             rejected: raw.rejected,
             no_loss,
             no_duplicates,
+            no_leak,
         })
     }
 }

@@ -161,6 +161,7 @@ pub struct Expectation {
     pub rejected: Option<bool>,
     pub no_loss: bool,
     pub no_duplicates: bool,
+    pub no_leak: bool,
 }
 
 /// Reads and validates the scenario at `path`.

@@ -416,4 +416,8 @@ pub struct RawExpect {
     /// No recipient processed a message twice.
     #[serde(default)]
     pub no_duplicates: Option<bool>,
+    /// No recipient received a message or a field value the agreement
+    /// forbids it (the leak checker, run at the end of every run, found nothing).
+    #[serde(default)]
+    pub no_leak: Option<bool>,
 }
