@@ -115,6 +115,8 @@ impl From<&model::Envelope> for pb::Envelope {
             payload,
             to: e.to.iter().map(|m| m.code().to_string()).collect(),
             grading: e.grading.map(|g| g.to_string()).unwrap_or_default(),
+            controlled: e.controlled,
+            consent: e.consent.iter().map(|m| m.code().to_string()).collect(),
         }
     }
 }
@@ -264,11 +266,20 @@ impl TryFrom<pb::Envelope> for model::Envelope {
                         .map_err(|e: String| WireError(format!("grading: {e}")))?,
                 ),
             },
+            controlled: e.controlled,
+            consent: e
+                .consent
+                .iter()
+                .map(|c| {
+                    c.parse::<Ministry>()
+                        .map_err(|_| WireError(format!("unknown participant `{c}` in `consent`")))
+                })
+                .collect::<Result<_, _>>()?,
         })
     }
 }
 
-fn status_to_wire(s: model::Status) -> Status {
+pub fn status_to_wire(s: model::Status) -> Status {
     match s {
         model::Status::Actual => Status::Actual,
         model::Status::Exercise => Status::Exercise,
@@ -366,6 +377,8 @@ mod tests {
             })),
             to: vec![Ministry::US_DHS],
             grading: Some("B2".parse().unwrap()),
+            controlled: true,
+            consent: vec![Ministry::SV_MJSP],
         };
         let wire = pb::Envelope::from(&e);
         assert_eq!(model::Envelope::try_from(wire), Ok(e));

@@ -100,8 +100,9 @@ pub fn policy_of(
 /// `gcif-sim node`.
 #[derive(Debug, Args)]
 pub struct NodeArgs {
-    /// The ministry this node serves, e.g. HN-SEDS.
-    #[arg(long)]
+    /// The ministry this node serves, e.g. HN-SEDS (any participant code the
+    /// hub's agreement lists).
+    #[arg(long, value_parser = participant_code)]
     ministry: Ministry,
     /// The hub, e.g. http://127.0.0.1:50051.
     #[arg(long)]
@@ -118,6 +119,20 @@ pub struct NodeArgs {
     /// Print each message received as a JSON line instead of a readable line.
     #[arg(long)]
     json: bool,
+    /// The status this node takes part in: actual, exercise or test. The
+    /// hub delivers it only messages of this status and refuses its
+    /// publishes of another.
+    #[arg(long, default_value = "exercise")]
+    status: gcif_sim::model::Status,
+}
+
+/// A participant code, as a command line gives it (`CR-MSP`): well formed,
+/// whether or not this process has read an agreement naming it.
+pub fn participant_code(s: &str) -> Result<Ministry, String> {
+    if s.trim() == gcif_sim::model::Host::HUB_NAME {
+        return Err("GCIF is the hub, not a participant".into());
+    }
+    Ministry::declare(s.trim(), None).map_err(|e| e.to_string())
 }
 
 /// `gcif-sim send`.
@@ -127,7 +142,7 @@ pub struct SendArgs {
     #[arg(long)]
     hub: Address,
     /// The sending ministry, e.g. HN-SEDS.
-    #[arg(long = "as")]
+    #[arg(long = "as", value_parser = participant_code)]
     sender: Ministry,
     /// The message, written as a scenario inject (YAML), or - for standard input.
     file: PathBuf,
@@ -285,6 +300,7 @@ pub fn node(args: NodeArgs) -> ExitCode {
         listen: args.listen,
         advertise: args.advertise,
         out: args.out.clone(),
+        status: args.status,
         rpc: Default::default(),
         publish: Default::default(),
     };

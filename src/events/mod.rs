@@ -70,6 +70,22 @@ pub enum EventBody {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         note: Option<String>,
     },
+    /// A recipient (`by`) passed a message on to `to`, and the hub accepted:
+    /// `to`'s copy is redacted as `by`'s was, and as the agreement says for `to`.
+    Reshared {
+        msg: MessageId,
+        by: Ministry,
+        to: Ministry,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        redacted: Vec<Redaction>,
+    },
+    /// The hub refused to pass a message on, with the reason.
+    ReshareRefused {
+        msg: MessageId,
+        by: Ministry,
+        to: Ministry,
+        reason: String,
+    },
     /// The sharing agreement changed (a scenario's `amendments:`): from now
     /// on messages are routed by the amended agreement; those already
     /// accepted keep their decision.

@@ -78,6 +78,11 @@ impl HubHost {
         self.wake.notify_one();
     }
 
+    /// `ministry` said which status it takes part in (when it registered).
+    pub fn set_status(&self, ministry: Ministry, status: crate::model::Status) {
+        lock(&self.hub).set_status(ministry, status);
+    }
+
     /// `ministry` registered its delivery address: deliveries to it resume now.
     pub fn on_registered(&self, ministry: Ministry, address: &str) {
         self.log.record(EventBody::Registered {
@@ -224,6 +229,40 @@ impl HubHost {
     /// Resolves when there may be new work for [`HubHost::poll`].
     pub fn notified(&self) -> Notified<'_> {
         self.wake.notified()
+    }
+
+    /// `by` asks to pass message `id` on to `to`: the fields changed in
+    /// `to`'s copy and whether it was asked before, or the refusal.
+    pub fn on_reshare(
+        &self,
+        id: &crate::model::MessageId,
+        by: Ministry,
+        to: Ministry,
+    ) -> Result<(bool, Vec<crate::policy::Redaction>), Refusal> {
+        let outcome = lock(&self.hub).on_reshare(self.now(), id, by, to);
+        match outcome {
+            crate::hub::ReshareOutcome::Accepted { first, redacted } => {
+                if first {
+                    self.log.record(EventBody::Reshared {
+                        msg: id.clone(),
+                        by,
+                        to,
+                        redacted: redacted.clone(),
+                    });
+                    self.wake.notify_one();
+                }
+                Ok((!first, redacted))
+            }
+            crate::hub::ReshareOutcome::Refused(refusal) => {
+                self.log.record(EventBody::ReshareRefused {
+                    msg: id.clone(),
+                    by,
+                    to,
+                    reason: refusal.reason().to_string(),
+                });
+                Err(refusal)
+            }
+        }
     }
 
     /// Amends the agreement the hub routes by from now on, and logs it.

@@ -245,6 +245,42 @@ impl NodeHost {
         lock(&self.state).node.on_restart(self.now());
     }
 
+    /// Asks the hub, until it answers, to pass message `id` on to `to`.
+    pub fn pass_on(&self, id: crate::model::MessageId, to: Ministry) {
+        let now = self.now();
+        lock(&self.state).node.pass_on(now, id, to);
+        self.wake.notify_one();
+    }
+
+    /// The reshares to ask for now.
+    pub fn poll_reshares(&self) -> Vec<crate::node::Reshare> {
+        let now = self.now();
+        lock(&self.state).node.poll_reshares(now)
+    }
+
+    /// Reshare `r` ended with `result` (the hub's refusals are in its log).
+    pub fn on_reshare(&self, r: &crate::node::Reshare, result: Transmission<()>) {
+        let now = self.now();
+        let mut s = lock(&self.state);
+        match result {
+            Transmission::Answered(()) => s.node.on_reshare_outcome(now, r.seq, Ok(())),
+            Transmission::Refused(reason) => {
+                tracing::info!(msg = %r.pass_on.id, to = %r.pass_on.to, reason, "reshare refused");
+                s.node.on_reshare_outcome(now, r.seq, Err(reason));
+            }
+            Transmission::Failed(e) => {
+                tracing::debug!(msg = %r.pass_on.id, error = e, "reshare failed");
+                s.node.on_reshare_failed(now, r.seq, false);
+            }
+            Transmission::Erred(e) => {
+                tracing::debug!(msg = %r.pass_on.id, error = e, "reshare erred");
+                s.node.on_reshare_failed(now, r.seq, true);
+            }
+        }
+        drop(s);
+        self.wake.notify_one();
+    }
+
     /// Messages submitted but not yet answered by the hub.
     pub fn pending(&self) -> usize {
         lock(&self.state).node.pending()

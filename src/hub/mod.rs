@@ -40,13 +40,18 @@ pub enum Refusal {
     Forbidden(String),
     /// The id was used before for another message: ALREADY_EXISTS.
     Conflict(String),
+    /// The message referred to is not one the hub accepted: NOT_FOUND.
+    Unknown(String),
 }
 
 impl Refusal {
     /// The human-readable reason.
     pub fn reason(&self) -> &str {
         match self {
-            Refusal::Invalid(r) | Refusal::Forbidden(r) | Refusal::Conflict(r) => r,
+            Refusal::Invalid(r)
+            | Refusal::Forbidden(r)
+            | Refusal::Conflict(r)
+            | Refusal::Unknown(r) => r,
         }
     }
 }
@@ -92,6 +97,8 @@ enum Record {
         /// The policy it was routed by (index into `Hub::policies`): its
         /// copies are made as they were decided, whatever is amended later.
         version: usize,
+        /// Participants it was passed on to after routing.
+        reshared: Vec<Reshared>,
     },
     /// Refused: the same content gets the same answer; corrected content
     /// under the same id is decided afresh.
@@ -99,6 +106,49 @@ enum Record {
         envelope: Box<Envelope>,
         refusal: Refusal,
     },
+}
+
+/// One passing on of an accepted message: `by` passed it to `to` under
+/// the policy `version`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Reshared {
+    to: Ministry,
+    by: Ministry,
+    version: usize,
+}
+
+/// The copy `r.to` gets of `envelope` passed on by `r.by`: `r.by`'s copy
+/// under the policy it was accepted by (`version`), redacted again for
+/// `r.to` under the policy of the reshare: the same redactions or stricter.
+fn passed_on(
+    policies: &[Policy],
+    envelope: &Envelope,
+    version: usize,
+    r: &Reshared,
+) -> (Envelope, Vec<Redaction>) {
+    let (theirs, mut redactions) = if r.by == envelope.originator {
+        (envelope.clone(), Vec::new())
+    } else {
+        policies[version].copy_for(envelope, r.by)
+    };
+    for x in &mut redactions {
+        x.to = r.to;
+    }
+    let (copy, more) = policies[r.version].copy_for(&theirs, r.to);
+    redactions.extend(more);
+    (copy, redactions)
+}
+
+/// The hub's answer to a reshare.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReshareOutcome {
+    /// Queued for `to` (`first` false when it was passed on to `to` before),
+    /// with the fields changed in `to`'s copy.
+    Accepted {
+        first: bool,
+        redacted: Vec<Redaction>,
+    },
+    Refused(Refusal),
 }
 
 /// A message waiting in one recipient's queue, with the messages it must
@@ -268,6 +318,7 @@ impl Hub {
                         recipients: recipients.clone(),
                         withheld: withheld.clone(),
                         version: self.policies.len() - 1,
+                        reshared: Vec::new(),
                     },
                 );
                 PublishOutcome::Accepted {
@@ -363,14 +414,21 @@ impl Hub {
         for (&to, q) in &mut self.queues {
             for Attempt { seq, item, attempt } in q.take_ready(now, self.config.window) {
                 let Some(Record::Accepted {
-                    envelope, version, ..
+                    envelope,
+                    version,
+                    reshared,
+                    ..
                 }) = self.records.get(&item.id)
                 else {
                     unreachable!("only accepted messages are queued");
                 };
                 // Each recipient gets its own copy, with what the policy in
-                // force when the message was accepted withholds from it changed.
-                let (envelope, redactions) = self.policies[*version].copy_for(envelope, to);
+                // force when the message was accepted withholds from it
+                // changed; a copy passed on, what its passer's copy lacked too.
+                let (envelope, redactions) = match reshared.iter().find(|r| r.to == to) {
+                    Some(r) => passed_on(&self.policies, envelope, *version, r),
+                    None => self.policies[*version].copy_for(envelope, to),
+                };
                 out.push(Delivery {
                     to,
                     seq,
@@ -381,6 +439,104 @@ impl Hub {
             }
         }
         out
+    }
+
+    /// `by` asks the hub to pass message `id` on to `to`.
+    ///
+    /// Refused unless the message was accepted, `by` is its originator or
+    /// one of its recipients, and the handling rules and the agreement in
+    /// force let `to` have it passed on: TLP:CLEAR and GREEN within the
+    /// agreement, AMBER only where it says so, never AMBER+STRICT or RED;
+    /// an originator-controlled message only to those its originator
+    /// consented to.
+    pub fn on_reshare(
+        &mut self,
+        now: Timestamp,
+        id: &MessageId,
+        by: Ministry,
+        to: Ministry,
+    ) -> ReshareOutcome {
+        let refuse = |r: Refusal| ReshareOutcome::Refused(r);
+        let Some(Record::Accepted {
+            envelope,
+            recipients,
+            reshared,
+            ..
+        }) = self.records.get(id)
+        else {
+            return refuse(Refusal::Unknown(format!(
+                "the hub has accepted no message {id}"
+            )));
+        };
+        if let Some(r) = reshared.iter().find(|r| r.to == to && r.by == by) {
+            let r = r.clone();
+            let (_, redacted) = passed_on(&self.policies, envelope, self.version_of(id), &r);
+            return ReshareOutcome::Accepted {
+                first: false,
+                redacted,
+            };
+        }
+        let had_it = by == envelope.originator
+            || recipients.contains(&by)
+            || reshared.iter().any(|r| r.to == by);
+        if !had_it {
+            return refuse(Refusal::Forbidden(format!(
+                "{by} never received {id}: only its originator and recipients can pass it on"
+            )));
+        }
+        if recipients.contains(&to)
+            || reshared.iter().any(|r| r.to == to)
+            || to == envelope.originator
+        {
+            return refuse(Refusal::Conflict(format!("{to} already has {id}")));
+        }
+        if envelope.controlled && by != envelope.originator && !envelope.consent.contains(&to) {
+            return refuse(Refusal::Forbidden(format!(
+                "{id} is originator-controlled: {} has not consented to its being passed on to {to}",
+                envelope.originator
+            )));
+        }
+        if let Err(why) = self.policy().may_reshare(envelope, by, to) {
+            return refuse(Refusal::Forbidden(format!(
+                "{id} may not be passed on to {to}: {why}"
+            )));
+        }
+        let r = Reshared {
+            to,
+            by,
+            version: self.policies.len() - 1,
+        };
+        let (_, redacted) = passed_on(&self.policies, envelope, self.version_of(id), &r);
+        let after = envelope.references.clone();
+        if let Some(Record::Accepted { reshared, .. }) = self.records.get_mut(id) {
+            reshared.push(r);
+        }
+        self.queues.entry(to).or_default().push(
+            now,
+            Queued {
+                id: id.clone(),
+                after,
+            },
+        );
+        ReshareOutcome::Accepted {
+            first: true,
+            redacted,
+        }
+    }
+
+    /// The kind of accepted message `id`.
+    pub fn kind_of(&self, id: &MessageId) -> Option<crate::model::Kind> {
+        match self.records.get(id)? {
+            Record::Accepted { envelope, .. } => Some(envelope.kind),
+            Record::Refused { .. } => None,
+        }
+    }
+
+    fn version_of(&self, id: &MessageId) -> usize {
+        match self.records.get(id) {
+            Some(Record::Accepted { version, .. }) => *version,
+            _ => self.policies.len() - 1,
+        }
     }
 
     /// When [`Hub::poll`] will next have work, if ever.
@@ -406,11 +562,16 @@ impl Hub {
     pub fn track(&self, id: &MessageId) -> Option<Tracked> {
         match self.records.get(id)? {
             Record::Refused { refusal, .. } => Some(Tracked::Refused(refusal.reason().to_string())),
-            Record::Accepted { recipients, .. } => {
+            Record::Accepted {
+                recipients,
+                reshared,
+                ..
+            } => {
                 let ended = self.ended.get(id);
                 Some(Tracked::Accepted(
                     recipients
                         .iter()
+                        .chain(reshared.iter().map(|r| &r.to))
                         .map(|m| {
                             let standing = ended
                                 .and_then(|e| e.get(m))
@@ -490,245 +651,4 @@ impl Hub {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::built_in::*;
-    use crate::model::*;
-
-    fn hub() -> Hub {
-        Hub::new(
-            Policy::compact_2019(Status::Exercise),
-            DeliveryConfig {
-                backoff: Backoff::default(),
-                window: 2,
-            },
-        )
-    }
-
-    fn alert(id: &str, from: Ministry) -> Envelope {
-        Envelope::alert(
-            id,
-            from,
-            Timestamp(0),
-            Payload::CaravanAlert(CaravanAlert {
-                caravan_id: "CAR-1".into(),
-                location: Place {
-                    name: "San Pedro Sula".into(),
-                    country: "HN".into(),
-                    ..Place::default()
-                },
-                ..CaravanAlert::default()
-            }),
-        )
-    }
-
-    /// Publishes `env` and returns the outcome and the deliveries then due.
-    fn check(hub: &mut Hub, now: i64, env: Envelope) -> (PublishOutcome, Vec<(Ministry, String)>) {
-        let outcome = hub.on_publish(Timestamp(now), env);
-        let due = hub
-            .poll(Timestamp(now))
-            .into_iter()
-            .map(|d| (d.to, d.envelope.id.0))
-            .collect();
-        (outcome, due)
-    }
-
-    #[test]
-    fn accepts_routes_and_queues_per_recipient() {
-        let mut h = hub();
-        let (outcome, due) = check(&mut h, 0, alert("HN-SEDS-1", HN_SEDS));
-        assert_eq!(
-            outcome,
-            PublishOutcome::Accepted {
-                recipients: vec![US_DHS, GT_MINGOB, SV_MJSP, MX_SEGOB],
-                first: true,
-                withheld: vec![],
-                redacted: vec![],
-                note: None,
-            }
-        );
-        let to: Vec<Ministry> = due.iter().map(|d| d.0).collect();
-        assert_eq!(to, [US_DHS, GT_MINGOB, SV_MJSP, MX_SEGOB]);
-        assert_eq!(h.backlog(), 4);
-    }
-
-    #[test]
-    fn a_retried_publish_is_recognised_and_not_queued_twice() {
-        let mut h = hub();
-        h.on_publish(Timestamp(0), alert("HN-SEDS-1", HN_SEDS));
-        let again = h.on_publish(Timestamp(10), alert("HN-SEDS-1", HN_SEDS));
-        assert!(matches!(
-            again,
-            PublishOutcome::Accepted { first: false, .. }
-        ));
-        assert_eq!(h.backlog(), 4);
-        let mut other = alert("HN-SEDS-1", HN_SEDS);
-        other.handling = Handling::Amber;
-        let conflict = h.on_publish(Timestamp(20), other);
-        assert!(matches!(
-            conflict,
-            PublishOutcome::Refused {
-                refusal: Refusal::Conflict(_),
-                ..
-            }
-        ));
-    }
-
-    #[test]
-    fn refusals_are_remembered_with_their_reason() {
-        let mut h = hub();
-        let mut red = alert("HN-SEDS-2", HN_SEDS);
-        red.handling = Handling::Red;
-        let (outcome, due) = check(&mut h, 0, red.clone());
-        assert!(matches!(
-            outcome,
-            PublishOutcome::Refused {
-                refusal: Refusal::Forbidden(_),
-                first: true
-            }
-        ));
-        assert!(due.is_empty());
-        assert!(matches!(
-            h.on_publish(Timestamp(5), red),
-            PublishOutcome::Refused { first: false, .. }
-        ));
-        let mut invalid = alert("HN-SEDS-3", HN_SEDS);
-        invalid.references = vec!["HN-SEDS-2".into()];
-        assert!(matches!(
-            h.on_publish(Timestamp(5), invalid),
-            PublishOutcome::Refused {
-                refusal: Refusal::Invalid(_),
-                ..
-            }
-        ));
-    }
-
-    #[test]
-    fn unacknowledged_deliveries_are_redelivered_after_backoff() {
-        let mut h = hub();
-        h.on_publish(Timestamp(0), alert("HN-SEDS-1", HN_SEDS));
-        let first = h.poll(Timestamp(0));
-        let to_gt = first.iter().find(|d| d.to == GT_MINGOB).unwrap().clone();
-        for d in first.iter().filter(|d| d.to != GT_MINGOB) {
-            h.on_acked(Timestamp(100), d.to, d.seq);
-        }
-        h.on_failed(Timestamp(100), GT_MINGOB, to_gt.seq);
-        assert!(h.poll(Timestamp(500)).is_empty());
-        assert_eq!(h.next_wakeup(), Some(Timestamp(1_100)));
-        let retry = h.poll(Timestamp(1_100));
-        assert_eq!(retry.len(), 1);
-        assert_eq!((retry[0].to, retry[0].attempt), (GT_MINGOB, 2));
-        h.on_acked(Timestamp(1_200), GT_MINGOB, retry[0].seq);
-        assert_eq!(h.backlog(), 0);
-        assert_eq!(h.next_wakeup(), None);
-    }
-
-    #[test]
-    fn a_restart_keeps_the_journal_and_resends_what_was_in_flight() {
-        let mut h = hub();
-        h.on_publish(Timestamp(0), alert("HN-SEDS-1", HN_SEDS));
-        assert_eq!(h.poll(Timestamp(0)).len(), 4);
-        h.on_restart(Timestamp(60_000));
-        let again = h.poll(Timestamp(60_000));
-        assert_eq!(again.len(), 4);
-        assert!(again.iter().all(|d| d.attempt == 2));
-        assert!(matches!(
-            h.on_publish(Timestamp(60_001), alert("HN-SEDS-1", HN_SEDS)),
-            PublishOutcome::Accepted { first: false, .. }
-        ));
-    }
-
-    #[test]
-    fn an_update_reaches_the_original_originator() {
-        let mut h = hub();
-        h.on_publish(Timestamp(0), alert("HN-SEDS-1", HN_SEDS));
-        let mut update = alert("GT-MINGOB-1", GT_MINGOB);
-        update.message_type = MessageType::Update;
-        update.references = vec!["HN-SEDS-1".into()];
-        let outcome = h.on_publish(Timestamp(10), update);
-        assert_eq!(
-            outcome,
-            PublishOutcome::Accepted {
-                recipients: vec![US_DHS, HN_SEDS, SV_MJSP, MX_SEGOB],
-                first: true,
-                withheld: vec![],
-                redacted: vec![],
-                note: Some(
-                    "GT-MINGOB updates another participant's message: HN-SEDS-1 (from HN-SEDS)"
-                        .into()
-                ),
-            }
-        );
-    }
-
-    #[test]
-    fn window_limits_deliveries_in_flight_per_recipient() {
-        let mut h = hub();
-        for i in 0..3 {
-            h.on_publish(Timestamp(0), alert(&format!("HN-SEDS-{i}"), HN_SEDS));
-        }
-        let due = h.poll(Timestamp(0));
-        assert_eq!(due.iter().filter(|d| d.to == US_DHS).count(), 2);
-    }
-
-    #[test]
-    fn ids_are_unique_per_originator() {
-        let mut h = hub();
-        let theirs = h.on_publish(Timestamp(0), alert("GT-MINGOB-000777", HN_SEDS));
-        assert!(matches!(
-            theirs,
-            PublishOutcome::Refused {
-                refusal: Refusal::Forbidden(_),
-                ..
-            }
-        ));
-        // GT-MINGOB's own message with that id is not blocked by it.
-        let own = h.on_publish(Timestamp(1), alert("GT-MINGOB-000777", GT_MINGOB));
-        assert!(matches!(own, PublishOutcome::Accepted { first: true, .. }));
-    }
-
-    #[test]
-    fn corrected_content_under_a_refused_id_is_decided_afresh() {
-        let mut h = hub();
-        let mut red = alert("HN-SEDS-9", HN_SEDS);
-        red.handling = Handling::Red;
-        assert!(matches!(
-            h.on_publish(Timestamp(0), red),
-            PublishOutcome::Refused { first: true, .. }
-        ));
-        let fixed = h.on_publish(Timestamp(5), alert("HN-SEDS-9", HN_SEDS));
-        assert!(
-            matches!(fixed, PublishOutcome::Accepted { first: true, .. }),
-            "{fixed:?}"
-        );
-    }
-
-    #[test]
-    fn an_update_never_reaches_a_recipient_before_what_it_updates() {
-        let mut h = hub();
-        h.on_publish(Timestamp(0), alert("HN-SEDS-1", HN_SEDS));
-        let first = h.poll(Timestamp(0));
-        let to_gt = first.iter().find(|d| d.to == GT_MINGOB).unwrap().clone();
-        h.on_failed(Timestamp(10), GT_MINGOB, to_gt.seq);
-        let mut update = alert("HN-SEDS-2", HN_SEDS);
-        update.message_type = MessageType::Update;
-        update.references = vec!["HN-SEDS-1".into()];
-        h.on_publish(Timestamp(20), update);
-        // After the backoff, GT-MINGOB gets the alert and not yet the update.
-        let due: Vec<_> = h
-            .poll(Timestamp(5_000))
-            .into_iter()
-            .filter(|d| d.to == GT_MINGOB)
-            .collect();
-        assert_eq!(due.len(), 1);
-        assert_eq!(due[0].envelope.id, "HN-SEDS-1".into());
-        h.on_acked(Timestamp(5_010), GT_MINGOB, due[0].seq);
-        let next: Vec<_> = h
-            .poll(Timestamp(5_010))
-            .into_iter()
-            .filter(|d| d.to == GT_MINGOB)
-            .map(|d| d.envelope.id)
-            .collect();
-        assert_eq!(next, ["HN-SEDS-2".into()] as [MessageId; 1]);
-    }
-}
+mod tests;

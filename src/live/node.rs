@@ -32,6 +32,8 @@ pub struct NodeOptions {
     pub advertise: Option<Address>,
     /// The run directory to write (the log streams to DIR/events.jsonl).
     pub out: Option<PathBuf>,
+    /// The status it takes part in, told to the hub when it registers.
+    pub status: crate::model::Status,
     pub rpc: RpcConfig,
     pub publish: PublishConfig,
 }
@@ -97,7 +99,13 @@ pub async fn run(
         clock,
         hub.clone(),
     ));
-    let mut registering = tokio::spawn(transport::register_loop(host.clone(), hub, address, told));
+    let mut registering = tokio::spawn(transport::register_loop(
+        host.clone(),
+        hub,
+        address,
+        opts.status,
+        told,
+    ));
     let served = transport::serve_node(
         host.clone(),
         super::incoming(listener),

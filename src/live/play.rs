@@ -53,6 +53,8 @@ pub(super) struct World {
     pub(super) hub: Option<Arc<HubHost>>,
     directory: Directory,
     pub(super) nodes: BTreeMap<Ministry, Arc<NodeHost>>,
+    /// The status each node takes part in (told to the hub when it registers).
+    statuses: BTreeMap<Ministry, crate::model::Status>,
     /// Where each host the run runs listens (kept across crashes).
     addrs: BTreeMap<Host, SocketAddr>,
     /// Where the hub is, the run's own or not.
@@ -110,6 +112,11 @@ impl World {
             hub,
             directory,
             nodes,
+            statuses: scenario
+                .participants
+                .iter()
+                .map(|&m| (m, scenario.status_of(m)))
+                .collect(),
             addrs,
             hub_addr,
         }
@@ -186,8 +193,12 @@ impl World {
                     let me: Address = format!("http://{addr}")
                         .parse()
                         .expect("a socket address is a URL");
-                    let registering =
-                        transport::register_loop(node.clone(), hub.clone(), me, move |r| {
+                    let registering = transport::register_loop(
+                        node.clone(),
+                        hub.clone(),
+                        me,
+                        world.statuses[&m],
+                        move |r| {
                             if let transport::Registration::Registered {
                                 replaced: Some(other),
                                 ..
@@ -199,7 +210,8 @@ impl World {
                                      {m} to it)"
                                 );
                             }
-                        });
+                        },
+                    );
                     inner.spawn(async move {
                         let why = registering.await;
                         tracing::error!(why, "the hub refused a registration");
@@ -349,6 +361,18 @@ pub async fn play(
     drivers.spawn(inject(world.clone(), scenario.clone(), plan.clone()));
     for f in &scenario.faults {
         drivers.spawn(fault(world.clone(), hosts.clone(), log.clone(), *f));
+    }
+    let reshares = crate::plan::reshares(scenario, &plan);
+    if !reshares.is_empty() {
+        let world = world.clone();
+        drivers.spawn(async move {
+            for r in reshares {
+                world.clock.sleep_until_t(r.at).await;
+                if let Some(node) = world.nodes.get(&r.by) {
+                    node.pass_on(r.msg, r.to);
+                }
+            }
+        });
     }
     if !scenario.amendments.is_empty() {
         match &world.hub {

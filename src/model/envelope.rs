@@ -406,6 +406,13 @@ pub struct Envelope {
     /// Source and information grading, when the sender gives one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grading: Option<Grading>,
+    /// Originator-controlled (like Europol's H2): not to be passed on
+    /// without the originator's consent.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub controlled: bool,
+    /// The participants the originator consents to its being passed on to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub consent: Vec<Ministry>,
 }
 
 /// Why an envelope is malformed.
@@ -436,6 +443,8 @@ impl Envelope {
             payload: Some(payload),
             to: Vec::new(),
             grading: None,
+            controlled: false,
+            consent: Vec::new(),
         }
     }
 

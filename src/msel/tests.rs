@@ -394,7 +394,8 @@ fn export_lists_injects_in_time_order_with_routing() {
     let yaml = "start: 2019-01-15T05:00:00-06:00\nduration: 2h\ninjects:\n\
                 - id: b\n  at: 30m\n  from: GT-MINGOB\n  handling: red\n  caravan_alert: { caravan_id: C2, location: { name: X, country: GT } }\n\
                 - id: a\n  at: 10m\n  from: HN-SEDS\n  objective: \"Share, fast\"\n  caravan_alert: { caravan_id: C1, location: { name: San Pedro Sula, country: HN }, estimated_size: 800, minors: 150, heading_to: [Agua Caliente] }\n\
-                - at: 1h\n  from: HN-SEDS\n  cancels: a\n";
+                - at: 1h\n  from: HN-SEDS\n  cancels: a\n\
+                expect:\n  - { inject: b, rejected: true }\n";
     let s = load(yaml);
     let csv = export_csv(&s);
     let lines: Vec<&str> = csv.lines().collect();

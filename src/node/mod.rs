@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use crate::model::{Envelope, Kind, MessageId, Ministry, Timestamp};
-use crate::retry::{Attempt, Backoff, RetryQueue, Seq};
+use crate::retry::{Attempt, Backoff, Causal, RetryQueue, Seq};
 
 /// Tuning of the node's publish loop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +34,33 @@ pub struct Publish {
     pub seq: Seq,
     pub envelope: Envelope,
     /// 1 for the first attempt.
+    pub attempt: u32,
+}
+
+/// A message this node asks the hub to pass on to another participant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PassOn {
+    pub id: MessageId,
+    pub to: Ministry,
+}
+
+impl Causal for PassOn {
+    type Key = (MessageId, Ministry);
+
+    fn key(&self) -> (MessageId, Ministry) {
+        (self.id.clone(), self.to)
+    }
+
+    fn after(&self) -> Vec<(MessageId, Ministry)> {
+        Vec::new()
+    }
+}
+
+/// One reshare the transport must now attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reshare {
+    pub seq: Seq,
+    pub pass_on: PassOn,
     pub attempt: u32,
 }
 
@@ -66,8 +93,12 @@ pub struct Node {
     me: Ministry,
     config: PublishConfig,
     outbox: RetryQueue<Envelope>,
+    /// Reshares asked for, until the hub answers.
+    passing: RetryQueue<PassOn>,
     /// Final answers from the hub, by message id.
     outcomes: BTreeMap<MessageId, Outcome>,
+    /// The hub's answers to reshares: `None` accepted, else the refusal.
+    passed: BTreeMap<(MessageId, Ministry), Option<String>>,
     /// Everything received, by message id: the de-duplication set.
     inbox: BTreeMap<MessageId, Received>,
 }
@@ -79,7 +110,9 @@ impl Node {
             me,
             config,
             outbox: RetryQueue::default(),
+            passing: RetryQueue::default(),
             outcomes: BTreeMap::new(),
+            passed: BTreeMap::new(),
             inbox: BTreeMap::new(),
         }
     }
@@ -107,9 +140,56 @@ impl Node {
             .collect()
     }
 
-    /// When [`Node::poll`] will next have work, if ever.
+    /// When [`Node::poll`] or [`Node::poll_reshares`] will next have work, if ever.
     pub fn next_wakeup(&self) -> Option<Timestamp> {
-        self.outbox.next_wakeup(self.config.window)
+        let a = self.outbox.next_wakeup(self.config.window);
+        let b = self.passing.next_wakeup(self.config.window);
+        a.into_iter().chain(b).min()
+    }
+
+    /// An operator asks the node to pass message `id` (received) on to `to`.
+    pub fn pass_on(&mut self, now: Timestamp, id: MessageId, to: Ministry) -> Seq {
+        self.passing.push(now, PassOn { id, to })
+    }
+
+    /// Starts every reshare that is due, up to the window.
+    pub fn poll_reshares(&mut self, now: Timestamp) -> Vec<Reshare> {
+        self.passing
+            .take_ready(now, self.config.window)
+            .into_iter()
+            .map(|Attempt { seq, item, attempt }| Reshare {
+                seq,
+                pass_on: item,
+                attempt,
+            })
+            .collect()
+    }
+
+    /// The hub answered reshare `seq`: done (`Ok`) or refused for good.
+    pub fn on_reshare_outcome(&mut self, now: Timestamp, seq: Seq, outcome: Result<(), String>) {
+        let left = match &outcome {
+            Ok(()) => self.passing.succeeded(now, seq),
+            Err(_) => self.passing.abandon(seq),
+        };
+        if let Some((p, _)) = left {
+            self.passed.insert((p.id, p.to), outcome.err());
+        }
+    }
+
+    /// Reshare `seq` did not get through (`erred`: the hub answered with an
+    /// error worth retrying): retry later.
+    pub fn on_reshare_failed(&mut self, now: Timestamp, seq: Seq, erred: bool) {
+        if erred {
+            self.passing.erred(now, seq, &self.config.backoff);
+        } else {
+            self.passing.failed(now, seq, &self.config.backoff);
+        }
+    }
+
+    /// The hub's answer to passing `id` on to `to`, once it gave one:
+    /// `Some(None)` accepted, `Some(Some(reason))` refused.
+    pub fn reshare_outcome(&self, id: &MessageId, to: Ministry) -> Option<Option<&str>> {
+        self.passed.get(&(id.clone(), to)).map(|r| r.as_deref())
     }
 
     /// The hub answered publish `seq` with a final outcome.
@@ -147,11 +227,12 @@ impl Node {
     /// The node's host restarted after a crash.
     pub fn on_restart(&mut self, now: Timestamp) {
         self.outbox.restart(now);
+        self.passing.restart(now);
     }
 
-    /// Messages submitted but not yet answered by the hub.
+    /// Messages submitted, and reshares asked for, not yet answered by the hub.
     pub fn pending(&self) -> usize {
-        self.outbox.len()
+        self.outbox.len() + self.passing.len()
     }
 
     /// The hub's final answer for a message this node originated.

@@ -88,6 +88,8 @@ pub fn plan(scenario: &Scenario, rng: &mut ChaCha8Rng) -> Vec<Planned> {
                         payload: inj.payload.clone(),
                         to: inj.to.clone(),
                         grading: inj.grading,
+                        controlled: inj.controlled,
+                        consent: inj.consent.clone(),
                     }
                 }
                 None => {
@@ -106,6 +108,39 @@ pub fn plan(scenario: &Scenario, rng: &mut ChaCha8Rng) -> Vec<Planned> {
             }
         })
         .collect()
+}
+
+/// One scripted reshare, ready to hand to its node: at `at`, `by` asks to
+/// pass `msg` on to `to`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PassOn {
+    pub at: Duration,
+    pub by: Ministry,
+    pub msg: MessageId,
+    pub to: Ministry,
+}
+
+/// The scenario's reshares against `plan` (which gives each inject its
+/// message id), in time order.
+pub fn reshares(scenario: &Scenario, plan: &[Planned]) -> Vec<PassOn> {
+    let ids: BTreeMap<usize, &MessageId> = plan
+        .iter()
+        .filter_map(|p| Some((p.inject?, &p.envelope.id)))
+        .collect();
+    let mut out: Vec<PassOn> = scenario
+        .reshares
+        .iter()
+        .flat_map(|r| {
+            r.to.iter().map(|&to| PassOn {
+                at: r.at,
+                by: r.by,
+                msg: ids[&r.inject].clone(),
+                to,
+            })
+        })
+        .collect();
+    out.sort_by_key(|p| p.at);
+    out
 }
 
 /// The run's two random streams, split from the root generator in a fixed

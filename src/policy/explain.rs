@@ -147,7 +147,9 @@ fn field_lines(policy: &Policy, env: &Envelope, m: Ministry) -> Vec<FieldLine> {
                 (r.kinds.is_empty() || r.kinds.contains(&env.kind))
                     && r.who.selects(m, role)
                     && super::holds(&r.when, env, m)
-                    && r.fields.iter().any(|(p, _)| covers(p, path))
+                    && r.fields
+                        .iter()
+                        .any(|(p, _)| covers(fields::canonical(p, env.kind), path))
             })
             .map(|r| r.label())
     };

@@ -113,8 +113,36 @@ pub const FIELDS: &[Field] = &[
     ),
 ];
 
-/// The field at `path` for a message of `kind`, if there is one.
+/// The scenario format's spellings of some fields (`transit:` in a
+/// scenario's cargo notice is `transit_countries` here), read as aliases.
+const ALIASES: &[(&str, Kind, &str)] = &[
+    ("container", Kind::CargoNotice, "container_id"),
+    ("transit", Kind::CargoNotice, "transit_countries"),
+    ("document.number", Kind::DocumentFlag, "document_number"),
+    ("document.issuer", Kind::DocumentFlag, "issuing_country"),
+    ("document.kind", Kind::DocumentFlag, "document_kind"),
+    ("indicators", Kind::DocumentFlag, "fraud_indicators"),
+    ("observed_at", Kind::CaravanAlert, "observed"),
+];
+
+/// The catalogue's name for `path` in a message of `kind` (itself, or what
+/// the alias stands for).
+pub fn canonical(path: &str, kind: Kind) -> &str {
+    if FIELDS
+        .iter()
+        .any(|f| f.path == path && f.kind.is_none_or(|k| k == kind))
+    {
+        return path;
+    }
+    ALIASES
+        .iter()
+        .find(|(alias, k, _)| *alias == path && *k == kind)
+        .map_or(path, |(_, _, to)| to)
+}
+
+/// The field at `path` (or an alias of it) for a message of `kind`, if there is one.
 pub fn field(path: &str, kind: Kind) -> Option<Field> {
+    let path = canonical(path, kind);
     FIELDS
         .iter()
         .find(|f| f.path == path && f.kind.is_none_or(|k| k == kind))
@@ -193,8 +221,9 @@ fn split(path: &str) -> (&str, &str) {
     path.split_once('.').unwrap_or((path, ""))
 }
 
-/// The value of the field at `path` in `env`.
+/// The value of the field at `path` (or an alias of it) in `env`.
 pub fn value(env: &Envelope, path: &str) -> Value {
+    let path = canonical(path, env.kind);
     match path {
         "handling" => return text(env.handling.name()),
         "status" => return text(env.status.name()),
@@ -348,6 +377,7 @@ fn round_place(p: &mut Place) -> bool {
 /// pseudonymisation key when the action needs one. Returns whether the
 /// copy changed (a field already empty is not reported as redacted).
 pub fn apply(env: &mut Envelope, path: &str, action: &Action, key: Option<&[u8]>) -> bool {
+    let path = canonical(path, env.kind);
     let (head, rest) = split(path);
     let Some(payload) = &mut env.payload else {
         return false;

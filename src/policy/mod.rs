@@ -495,12 +495,13 @@ impl Policy {
                     _ => None,
                 };
                 if fields::apply(&mut copy, path, action, key) {
-                    redaction.fields.push(path.clone());
+                    let path = fields::canonical(path, env.kind).to_string();
                     match action {
                         Action::Generalise => redaction.generalised.push(path.clone()),
                         Action::Pseudonymise { .. } => redaction.pseudonymised.push(path.clone()),
                         Action::Remove => {}
                     }
+                    redaction.fields.push(path);
                 }
             }
             if !redaction.fields.is_empty() {

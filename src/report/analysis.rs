@@ -299,6 +299,8 @@ impl Builder {
             | EventBody::Registered { .. }
             | EventBody::Started { .. }
             | EventBody::Amended { .. }
+            | EventBody::Reshared { .. }
+            | EventBody::ReshareRefused { .. }
             | EventBody::Control { .. }
             | EventBody::FaultNotCarriedOut { .. } => {}
             EventBody::Sent {

@@ -119,8 +119,13 @@ pub fn check(
     let mut accepted_under: BTreeMap<&MessageId, usize> = BTreeMap::new();
     let mut accepted_at: BTreeMap<&MessageId, usize> = BTreeMap::new();
     let mut refused: BTreeSet<&MessageId> = BTreeSet::new();
+    // Reshares the hub accepted, with the policy in force then.
+    let mut reshared: Vec<(&MessageId, Ministry, Ministry, usize)> = Vec::new();
     for (i, e) in events.iter().enumerate() {
         match &e.body {
+            EventBody::Reshared { msg, by, to, .. } => {
+                reshared.push((msg, *by, *to, amended.min(versions.len() - 1)));
+            }
             EventBody::Amended { .. } => amended += 1,
             EventBody::Accepted { msg, .. } => {
                 accepted_under
@@ -181,6 +186,40 @@ pub fn check(
         }
     }
 
+    // Which of those the agreement allows, and each allowed copy as it
+    // should be: the passer's copy, redacted again for the new recipient.
+    let mut passed: BTreeMap<(&MessageId, Ministry), Result<Envelope, String>> = BTreeMap::new();
+    for (msg, by, to, v_now) in reshared {
+        let (Some(original), Some((may, _))) = (originals.get(msg), allowed.get(msg)) else {
+            continue;
+        };
+        let had_it = by == original.originator
+            || may.contains(&by)
+            || matches!(passed.get(&(msg, by)), Some(Ok(_)));
+        let v = accepted_under.get(msg).copied().unwrap_or(0);
+        let verdict = if !had_it {
+            Err(format!("{by} passed it on without having received it"))
+        } else if original.controlled
+            && by != original.originator
+            && !original.consent.contains(&to)
+        {
+            Err(format!(
+                "it is originator-controlled and {} did not consent to its passing to {to}",
+                original.originator
+            ))
+        } else if let Err(why) = versions[v_now].may_reshare(original, by, to) {
+            Err(format!("passed on by {by} against the rules: {why}"))
+        } else {
+            let theirs = match passed.get(&(msg, by)) {
+                Some(Ok(copy)) => copy.clone(),
+                _ if by == original.originator => (*original).clone(),
+                _ => versions[v].copy_for(original, by).0,
+            };
+            Ok(versions[v_now].copy_for(&theirs, to).0)
+        };
+        passed.entry((msg, to)).or_insert(verdict);
+    }
+
     let mut report = LeakReport {
         agreement: policy.name().to_string(),
         ..LeakReport::default()
@@ -220,18 +259,43 @@ pub fn check(
             report.leaks.push(leak(None, rule));
             continue;
         };
-        if !may.contains(&r.to) {
-            let rule = why
-                .get(&r.to)
-                .cloned()
-                .unwrap_or_else(|| format!("{} is not a participant of the exchange", r.to));
-            report
-                .leaks
-                .push(leak(None, format!("withheld by the agreement: {rule}")));
-            continue;
-        }
         let v = accepted_under.get(id).copied().unwrap_or(0);
-        let (expected, redactions) = versions[v].copy_for(original, r.to);
+        let (expected, redactions) = if may.contains(&r.to) {
+            versions[v].copy_for(original, r.to)
+        } else {
+            match passed.get(&(id, r.to)) {
+                Some(Ok(copy)) => {
+                    // What the copy lacks against the original, as redacted.
+                    let lacks = FIELDS
+                        .iter()
+                        .filter(|f| f.kind.is_none_or(|k| k == original.kind))
+                        .filter(|f| fields::value(copy, f.path) != fields::value(original, f.path))
+                        .map(|f| f.path.to_string())
+                        .collect();
+                    let how = crate::policy::Redaction {
+                        to: r.to,
+                        fields: lacks,
+                        reason: "redacted as passed on".into(),
+                        generalised: Vec::new(),
+                        pseudonymised: Vec::new(),
+                    };
+                    (copy.clone(), vec![how])
+                }
+                Some(Err(why)) => {
+                    report.leaks.push(leak(None, why.clone()));
+                    continue;
+                }
+                None => {
+                    let rule = why.get(&r.to).cloned().unwrap_or_else(|| {
+                        format!("{} is not a participant of the exchange", r.to)
+                    });
+                    report
+                        .leaks
+                        .push(leak(None, format!("withheld by the agreement: {rule}")));
+                    continue;
+                }
+            }
+        };
         for f in FIELDS {
             if f.kind.is_some_and(|k| k != original.kind) {
                 continue;

@@ -80,10 +80,22 @@ impl Validator<'_> {
             None => None,
             Some(g) => Some(g.value.parse().or_else(|e: String| self.err(g, e))?),
         };
+        let mut consent = Vec::new();
+        for c in raw.consent.iter().flatten() {
+            consent.push(participant(c)?);
+        }
+        if !consent.is_empty() && raw.controlled != Some(true) {
+            return self.err(
+                spanned,
+                "`consent` goes with `controlled: true` (an originator-controlled message)",
+            );
+        }
         Ok(Inject {
             to,
             grading,
             status: raw.status,
+            controlled: raw.controlled.unwrap_or(false),
+            consent,
             label: raw.id.as_ref().map(|s| s.value.clone()),
             at,
             from,
@@ -96,6 +108,78 @@ impl Validator<'_> {
             message: raw.message.clone(),
             objective: raw.objective.clone(),
             expected_action: raw.expected_action.clone(),
+        })
+    }
+
+    /// An inject with `reshares:`: who passes which earlier message on to whom.
+    pub(super) fn reshare(
+        &self,
+        spanned: &Spanned<RawInject>,
+        labels: &BTreeMap<String, usize>,
+        earlier: &[Inject],
+        duration: Duration,
+        participant: &dyn Fn(&Spanned<String>) -> Result<Ministry>,
+    ) -> Result<Reshare> {
+        let raw = &spanned.value;
+        let what = raw.reshares.as_ref().expect("a reshare inject");
+        let carries = raw.caravan_alert.is_some()
+            || raw.document_flag.is_some()
+            || raw.cargo_notice.is_some()
+            || raw.updates.is_some()
+            || raw.cancels.is_some()
+            || raw.handling.is_some()
+            || raw.grading.is_some()
+            || raw.controlled.is_some()
+            || raw.consent.is_some()
+            || raw.expires.is_some()
+            || raw.status.is_some();
+        if carries {
+            return self.err(
+                spanned,
+                "a reshare passes an earlier message on as it is: give only `at`, `from`, \
+                 `reshares`, `to` (and `id`, `message`, `objective`, `expected_action`)",
+            );
+        }
+        self.within_run(&raw.at, duration, "reshare")?;
+        let Some(&inject) = labels.get(&what.value) else {
+            return self.err(
+                what,
+                format!(
+                    "`{}` is not the id of an earlier message inject",
+                    what.value
+                ),
+            );
+        };
+        if earlier[inject].at > raw.at.value.0 {
+            return self.err(&raw.at, "a message is passed on only after it is sent");
+        }
+        let by = participant(&raw.from)?;
+        let Some(list) = &raw.to else {
+            return self.err(
+                spanned,
+                "a reshare needs `to`: the participants to pass it on to",
+            );
+        };
+        let mut to = Vec::new();
+        for r in &list.value {
+            let m = participant(r)?;
+            if m == by || to.contains(&m) {
+                return self.err(
+                    r,
+                    format!("{m} cannot be named here ({by} passes it on, or it is named twice)"),
+                );
+            }
+            to.push(m);
+        }
+        if to.is_empty() {
+            return self.err(list, "`to` is empty");
+        }
+        Ok(Reshare {
+            label: raw.id.as_ref().map(|s| s.value.clone()),
+            at: raw.at.value.0,
+            by,
+            inject,
+            to,
         })
     }
 

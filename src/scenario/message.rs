@@ -157,5 +157,7 @@ pub fn message(
         payload,
         to: Vec::new(),
         grading: None,
+        controlled: false,
+        consent: Vec::new(),
     })
 }

@@ -73,6 +73,8 @@ pub struct Scenario {
     pub policy: Policy,
     /// Changes to the agreement during the run, in time order.
     pub amendments: Vec<Scheduled>,
+    /// Recipients passing messages on, in file order.
+    pub reshares: Vec<Reshare>,
     pub topology: Topology,
     pub rpc: RpcConfig,
     pub delivery: DeliveryConfig,
@@ -107,6 +109,9 @@ pub struct Inject {
     pub grading: Option<model::Grading>,
     /// The message's own status, when it differs from its sender's.
     pub status: Option<Status>,
+    /// Originator-controlled: passed on only to `consent`.
+    pub controlled: bool,
+    pub consent: Vec<Ministry>,
     pub message_type: MessageType,
     /// Indices into [`Scenario::injects`] of the messages this one updates or cancels.
     pub references: Vec<usize>,
@@ -120,6 +125,18 @@ pub struct Inject {
     pub objective: Option<String>,
     /// What the receiving players are expected to do; free text.
     pub expected_action: Option<String>,
+}
+
+/// A scripted reshare: at `at`, `by` asks the hub to pass the message of
+/// inject `inject` on to each of `to`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reshare {
+    pub label: Option<String>,
+    pub at: Duration,
+    pub by: Ministry,
+    /// Index into [`Scenario::injects`].
+    pub inject: usize,
+    pub to: Vec<Ministry>,
 }
 
 /// What a fault does.

@@ -303,6 +303,20 @@ pub struct RawInject {
     /// The message's status. Default: its sender's (the hub refuses another).
     #[serde(default)]
     pub status: Option<Status>,
+    /// Originator-controlled (like Europol's H2): recipients may not pass it
+    /// on without the originator's consent.
+    #[serde(default)]
+    pub controlled: Option<bool>,
+    /// The participants the originator consents to its being passed on to.
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<String>>")]
+    pub consent: Option<Vec<Spanned<String>>>,
+    /// Makes this inject a reshare: its sender (`from`), a recipient of the
+    /// earlier inject with this id, asks the hub to pass that message on to
+    /// the participants in `to`. A reshare carries no payload.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub reshares: Option<Spanned<String>>,
     /// Makes this an UPDATE of the earlier inject with this id.
     #[serde(default)]
     #[schemars(with = "Option<String>")]

@@ -41,12 +41,31 @@ impl Validator<'_> {
         let epoch = Timestamp(start.timestamp_millis());
         let mut labels: BTreeMap<String, usize> = BTreeMap::new();
         let mut injects = Vec::new();
-        for (i, inject) in raw.injects.iter().enumerate() {
+        // Where each message inject is in the file (reshares are not messages).
+        let mut raw_of = Vec::new();
+        let mut reshares = Vec::new();
+        let mut reshare_labels = std::collections::BTreeSet::new();
+        for inject in &raw.injects {
+            if inject.value.reshares.is_some() {
+                reshares.push(self.reshare(inject, &labels, &injects, duration, &participant)?);
+                if let Some(id) = &inject.value.id
+                    && (labels.contains_key(&id.value) || !reshare_labels.insert(id.value.clone()))
+                {
+                    return self.err(id, format!("inject id `{}` is used twice", id.value));
+                }
+                continue;
+            }
+            if let Some(id) = &inject.value.id
+                && reshare_labels.contains(&id.value)
+            {
+                return self.err(id, format!("inject id `{}` is used twice", id.value));
+            }
             let inject_v = self.inject(inject, &labels, &injects, duration, epoch, &participant)?;
             if let Some(id) = &inject.value.id {
-                labels.insert(id.value.clone(), i);
+                labels.insert(id.value.clone(), injects.len());
             }
             injects.push(inject_v);
+            raw_of.push(inject);
         }
 
         let mut faults = Vec::new();
@@ -64,6 +83,7 @@ impl Validator<'_> {
         for e in &raw.expect {
             expect.push(self.expectation(e, &labels, &injects, &participants)?);
         }
+        self.refusals(&raw_of, &injects, &expect, &policy, &amendments, epoch)?;
 
         Ok(Scenario {
             file: self.file.into(),
@@ -82,6 +102,7 @@ impl Validator<'_> {
             participants,
             policy,
             amendments,
+            reshares,
             topology,
             rpc,
             delivery,
@@ -91,6 +112,51 @@ impl Validator<'_> {
             traffic,
             expect,
         })
+    }
+
+    /// Content the hub would refuse is an error in the scenario, located at
+    /// its inject, unless an expectation says the inject must be refused
+    /// (`rejected: true`): that is how a scenario exercises the refusals.
+    fn refusals(
+        &self,
+        raw: &[&Spanned<RawInject>],
+        injects: &[Inject],
+        expect: &[Expectation],
+        policy: &Policy,
+        amendments: &[Scheduled],
+        epoch: Timestamp,
+    ) -> Result<()> {
+        let meant: std::collections::BTreeSet<usize> = expect
+            .iter()
+            .filter(|x| x.rejected == Some(true))
+            .filter_map(|x| x.inject)
+            .collect();
+        for (i, inj) in injects.iter().enumerate() {
+            if meant.contains(&i) {
+                continue;
+            }
+            // The agreement as it stands when the inject is sent.
+            let mut now = policy.clone();
+            for a in amendments.iter().filter(|a| a.at <= inj.at) {
+                let _ = now.amend(&a.amendment);
+            }
+            let Some(reason) = would_refuse(inj, i, injects, &now, epoch) else {
+                continue;
+            };
+            let hint = match &inj.label {
+                Some(l) => format!(
+                    "if that is the point, expect it: `- {{ inject: {l}, rejected: true }}`"
+                ),
+                None => "if that is the point, give the inject an `id` and expect it \
+                         `rejected: true`"
+                    .to_string(),
+            };
+            return self.err(
+                raw[i],
+                format!("the hub would refuse this message: {reason}; {hint}"),
+            );
+        }
+        Ok(())
     }
 
     /// `protocol:`: the RPC deadline, backoff and windows, defaults filled in.
@@ -187,5 +253,57 @@ impl Validator<'_> {
             until,
             handling: v.handling.unwrap_or_default(),
         })
+    }
+}
+
+/// Why the hub would refuse inject `i` as planned, if it would: malformed
+/// content, a CANCEL of another's message, or the agreement's refusal.
+fn would_refuse(
+    inj: &Inject,
+    i: usize,
+    injects: &[Inject],
+    policy: &Policy,
+    epoch: Timestamp,
+) -> Option<String> {
+    let id = |j: usize| model::MessageId(format!("{}-{:06}", injects[j].from.code(), j + 1));
+    let created = epoch.after(inj.at);
+    let env = model::Envelope {
+        id: id(i),
+        originator: inj.from,
+        created,
+        status: inj.status.unwrap_or_else(|| {
+            policy
+                .member(inj.from)
+                .map_or(Status::Exercise, |m| m.status)
+        }),
+        message_type: inj.message_type,
+        references: inj.references.iter().map(|&j| id(j)).collect(),
+        handling: inj.handling,
+        expires: inj.expires.map(|e| created.after(e)),
+        kind: inj.kind,
+        payload: inj.payload.clone(),
+        to: inj.to.clone(),
+        grading: inj.grading,
+        controlled: inj.controlled,
+        consent: inj.consent.clone(),
+    };
+    if let Err(e) = env.validate(created) {
+        return Some(e.0);
+    }
+    if inj.message_type == MessageType::Cancel
+        && let Some(&j) = inj
+            .references
+            .iter()
+            .find(|&&j| injects[j].from != inj.from)
+    {
+        return Some(format!(
+            "only {}, its originator, may cancel inject `{}`",
+            injects[j].from,
+            injects[j].label.as_deref().unwrap_or("?")
+        ));
+    }
+    match policy.route(&env, &[]) {
+        crate::policy::Routing::Rejected { reason } => Some(reason),
+        crate::policy::Routing::Accepted { .. } => None,
     }
 }

@@ -310,6 +310,10 @@ async fn play(
     if !scenario.amendments.is_empty() {
         drivers.spawn(amend(world.clone(), scenario.amendments.clone()));
     }
+    let reshares = plan::reshares(scenario, &plan);
+    if !reshares.is_empty() {
+        drivers.spawn(pass_on(world.clone(), reshares));
+    }
     if let Some(progress) = progress {
         drivers.spawn(report_progress(origin, scenario.duration, progress));
     }
@@ -359,6 +363,15 @@ pub fn receipts<'a>(
         out.extend(inbox);
     }
     out
+}
+
+/// Hands each scripted reshare to its node at its time.
+async fn pass_on(world: World, reshares: Vec<plan::PassOn>) {
+    let origin = world.clock.start();
+    for r in reshares {
+        tokio::time::sleep_until(origin + r.at).await;
+        world.nodes[&r.by].pass_on(r.msg, r.to);
+    }
 }
 
 /// Amends the agreement at each amendment's time.

@@ -65,6 +65,7 @@ impl wire::hub_server::Hub for HubService {
             Err(Refusal::Invalid(r)) => Err(Status::invalid_argument(r)),
             Err(Refusal::Forbidden(r)) => Err(Status::permission_denied(r)),
             Err(Refusal::Conflict(r)) => Err(Status::already_exists(r)),
+            Err(Refusal::Unknown(r)) => Err(Status::not_found(r)),
         }
     }
 
@@ -117,6 +118,52 @@ impl wire::hub_server::Hub for HubService {
         Ok(Response::new(reply))
     }
 
+    async fn reshare(
+        &self,
+        request: Request<wire::ReshareRequest>,
+    ) -> Result<Response<wire::ReshareReply>, Status> {
+        let r = request.into_inner();
+        let code = |field: &str, c: &str| -> Result<Ministry, Status> {
+            if c.trim().is_empty() {
+                return Err(Status::invalid_argument(format!("{field} is empty")));
+            }
+            c.trim()
+                .parse()
+                .map_err(|e| Status::invalid_argument(format!("{field}: {e}")))
+        };
+        if r.message_id.trim().is_empty() {
+            return Err(Status::invalid_argument("message_id is empty"));
+        }
+        let (by, to) = (code("by", &r.by)?, code("to", &r.to)?);
+        let id = crate::model::MessageId(r.message_id.trim().to_string());
+        match self.host.on_reshare(&id, by, to) {
+            Ok((duplicate, redacted)) => {
+                let kind = self
+                    .host
+                    .inspect(|h| h.kind_of(&id))
+                    .map(|k| k.name())
+                    .unwrap_or_default();
+                Ok(Response::new(wire::ReshareReply {
+                    duplicate,
+                    redacted: redacted
+                        .iter()
+                        .flat_map(|x| {
+                            x.fields.iter().map(move |f| wire::Redacted {
+                                field: format!("{kind}.{f}"),
+                                reason: x.reason.clone(),
+                                how: x.how(f).to_string(),
+                            })
+                        })
+                        .collect(),
+                }))
+            }
+            Err(Refusal::Invalid(r)) => Err(Status::invalid_argument(r)),
+            Err(Refusal::Forbidden(r)) => Err(Status::permission_denied(r)),
+            Err(Refusal::Conflict(r)) => Err(Status::already_exists(r)),
+            Err(Refusal::Unknown(r)) => Err(Status::not_found(r)),
+        }
+    }
+
     async fn register(
         &self,
         request: Request<wire::RegisterRequest>,
@@ -144,6 +191,21 @@ impl wire::hub_server::Hub for HubService {
             .address
             .parse()
             .map_err(|e: String| Status::invalid_argument(e))?;
+        let status = match wire::Status::try_from(request.status) {
+            Ok(wire::Status::Unspecified) => None,
+            Ok(wire::Status::Actual) => Some(crate::model::Status::Actual),
+            Ok(wire::Status::Exercise) => Some(crate::model::Status::Exercise),
+            Ok(wire::Status::Test) => Some(crate::model::Status::Test),
+            Err(_) => {
+                return Err(Status::invalid_argument(format!(
+                    "status {} is not ACTUAL, EXERCISE or TEST",
+                    request.status
+                )));
+            }
+        };
+        if let Some(status) = status {
+            self.host.set_status(ministry, status);
+        }
         let replaced = match self
             .directory
             .register(ministry, &address, || dialer(ministry, &address))

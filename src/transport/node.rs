@@ -95,6 +95,27 @@ pub async fn node_publish_loop(host: Arc<NodeHost>, clock: impl Timer, hub: Peer
                 .in_current_span(),
             );
         }
+        for r in host.poll_reshares() {
+            let (generation, channel) = lock(&channels).get((), &hub);
+            let (host, channels) = (host.clone(), channels.clone());
+            let me = host.ministry();
+            tasks.spawn(
+                async move {
+                    let request = wire::ReshareRequest {
+                        message_id: r.pass_on.id.0.clone(),
+                        by: me.code().to_string(),
+                        to: r.pass_on.to.code().to_string(),
+                    };
+                    let result = HubClient::new(channel).reshare(request).await;
+                    let result = transmission(result, |_| ());
+                    if let Transmission::Failed(_) = result {
+                        lock(&channels).failed((), generation);
+                    }
+                    host.on_reshare(&r, result);
+                }
+                .in_current_span(),
+            );
+        }
         while tasks.try_join_next().is_some() {}
         wait_for_work(host.notified(), next.and_then(|t| clock.instant_at(t))).await;
     }
@@ -122,6 +143,7 @@ pub async fn register_loop(
     host: Arc<NodeHost>,
     hub: Peer,
     address: Address,
+    status: crate::model::Status,
     told: impl Fn(&Registration) + Send,
 ) -> String {
     let mut channel = None;
@@ -131,6 +153,7 @@ pub async fn register_loop(
         let request = wire::RegisterRequest {
             ministry: host.ministry().code().to_string(),
             address: address.to_string(),
+            status: wire::status_to_wire(status) as i32,
         };
         let result = HubClient::new(ch).register(request).await;
         let (outcome, wait) = match result {

@@ -6,7 +6,7 @@ use gcif_sim::model::{Kind, MessageType, Ministry, Payload};
 use gcif_sim::msel::{self, ImportOptions, MselError};
 use gcif_sim::scenario::{self, Inject, Scenario};
 
-use crate::support::{play_scenario, shipped};
+use crate::support::{play_scenario, shipped, shipped_for_msel};
 
 /// What an inject must keep through export and import.
 #[derive(Debug, PartialEq)]
@@ -64,7 +64,7 @@ fn import(csv: &str, file: &str) -> Result<Scenario, MselError> {
 
 #[test]
 fn every_shipped_scenario_survives_export_and_import() {
-    for file in shipped() {
+    for file in shipped_for_msel() {
         let original = scenario::load(&file).expect("shipped scenarios are valid");
         let csv = msel::export_csv(&original);
         assert_eq!(
@@ -101,7 +101,7 @@ fn the_exported_routing_is_what_the_hub_does() {
     // The imported scenario expects every inject to reach exactly the `to`
     // column (or to be refused): playing it checks the export's routing
     // against the real hub, with no faults and no traffic.
-    for file in shipped() {
+    for file in shipped_for_msel() {
         let original = scenario::load(&file).expect("shipped scenarios are valid");
         let csv = msel::export_csv(&original);
         let imported = import(&csv, "routing.csv").unwrap_or_else(|e| panic!("{e}"));
@@ -255,10 +255,10 @@ fn malformed_tables_name_the_line_and_the_column() {
     let header = "Time,From,To,Kind,Message\n";
     let cases = [
         (
-            format!("{header}0s,HN-SEDS,,caravan,ok\n1h,CR-MSP,,caravan,x\n"),
+            format!("{header}0s,HN-SEDS,,caravan,ok\n1h,BZ-NEVER-DECLARED,,caravan,x\n"),
             3,
             "From",
-            "unknown ministry `CR-MSP`",
+            "unknown ministry `BZ-NEVER-DECLARED`",
         ),
         (
             format!("{header}0s,HN-SEDS,,caravan,ok\n\n\nlater,GT,,caravan,x\n"),
@@ -273,10 +273,10 @@ fn malformed_tables_name_the_line_and_the_column() {
             "unknown kind `hurricane`",
         ),
         (
-            format!("{header}0s,HN-SEDS,GT-MINGOB; CR-MSP,caravan,x\n"),
+            format!("{header}0s,HN-SEDS,GT-MINGOB; BZ-NEVER-DECLARED,caravan,x\n"),
             2,
             "To",
-            "unknown ministry `CR-MSP`",
+            "unknown ministry `BZ-NEVER-DECLARED`",
         ),
         (
             "Time,From,To,Message\n0s,HN-SEDS,,x\n".to_string(),

@@ -156,7 +156,7 @@ fn rejections_carry_their_reason() {
 fn a_failed_expectation_exits_1_and_names_the_leak() {
     let yaml = YAML.replace(
         "  - { inject: red, rejected: true }",
-        "  - { inject: flag, delivered_to: [MX-SEGOB] }\n  - { inject: caravan, not_delivered_to: [MX-SEGOB] }",
+        "  - { inject: red, rejected: true }\n  - { inject: flag, delivered_to: [MX-SEGOB] }\n  - { inject: caravan, not_delivered_to: [MX-SEGOB] }",
     );
     let p = play(&yaml, 1);
     let failed: Vec<_> = p.verdicts.iter().filter(|v| !v.ok).collect();

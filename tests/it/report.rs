@@ -643,7 +643,7 @@ fn reports_of_unusual_runs_render_without_errors() {
              handling: red\n    message: \"A <b>red</b> & secret lead\"\n    document_flag: { \
              document: { kind: passport, issuer: SV, number: \"A<1>\" }, holder: { name: \"O'Brien \
              <x>\" }, indicators: [x], detected_at: { name: El Amatillo, country: SV } }\n\
-             expect:\n  - { inject: red-1, rejected: false }\n",
+             expect:\n  - { inject: red-1, rejected: true }\n  - { inject: red-1, delivered_to: [US-DHS] }\n",
             1,
         ),
         (

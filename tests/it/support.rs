@@ -108,6 +108,23 @@ pub fn shipped() -> Vec<PathBuf> {
     files
 }
 
+/// The shipped scenarios an MSEL table carries whole: played under the
+/// built-in agreement, with no amendments, reshares or named recipients
+/// (the table lists injects; the agreement and its changes stay in the
+/// scenario file).
+pub fn shipped_for_msel() -> Vec<PathBuf> {
+    shipped()
+        .into_iter()
+        .filter(|f| {
+            let s = gcif_sim::scenario::load(f).expect("shipped scenarios are valid");
+            s.policy.name() == "compact-2019"
+                && s.amendments.is_empty()
+                && s.reshares.is_empty()
+                && s.injects.iter().all(|i| i.to.is_empty() && !i.controlled)
+        })
+        .collect()
+}
+
 /// Runs the `gcif-sim` binary.
 pub fn gcif_sim(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_gcif-sim"))
@@ -146,6 +163,14 @@ pub fn audit(events: &[Event], seed: u64) -> (usize, usize) {
                     !r.contains(from),
                     "seed {seed}: {msg} routed back to its originator"
                 );
+            }
+            // A message passed on has one more recipient.
+            EventBody::Reshared { msg, to, .. } => {
+                let (_, _, r) = recipients.get_mut(msg).unwrap_or_else(|| {
+                    panic!("seed {seed}: {msg} passed on before it was accepted")
+                });
+                assert!(!r.contains(to), "seed {seed}: {msg} passed on to {to} twice");
+                r.push(*to);
             }
             EventBody::Delivered { msg, to, .. } => {
                 let (_, _, r) = recipients.get(msg).unwrap_or_else(|| {

@@ -1,0 +1,239 @@
+use super::*;
+use crate::model::built_in::*;
+use crate::model::*;
+
+fn hub() -> Hub {
+    Hub::new(
+        Policy::compact_2019(Status::Exercise),
+        DeliveryConfig {
+            backoff: Backoff::default(),
+            window: 2,
+        },
+    )
+}
+
+fn alert(id: &str, from: Ministry) -> Envelope {
+    Envelope::alert(
+        id,
+        from,
+        Timestamp(0),
+        Payload::CaravanAlert(CaravanAlert {
+            caravan_id: "CAR-1".into(),
+            location: Place {
+                name: "San Pedro Sula".into(),
+                country: "HN".into(),
+                ..Place::default()
+            },
+            ..CaravanAlert::default()
+        }),
+    )
+}
+
+/// Publishes `env` and returns the outcome and the deliveries then due.
+fn check(hub: &mut Hub, now: i64, env: Envelope) -> (PublishOutcome, Vec<(Ministry, String)>) {
+    let outcome = hub.on_publish(Timestamp(now), env);
+    let due = hub
+        .poll(Timestamp(now))
+        .into_iter()
+        .map(|d| (d.to, d.envelope.id.0))
+        .collect();
+    (outcome, due)
+}
+
+#[test]
+fn accepts_routes_and_queues_per_recipient() {
+    let mut h = hub();
+    let (outcome, due) = check(&mut h, 0, alert("HN-SEDS-1", HN_SEDS));
+    assert_eq!(
+        outcome,
+        PublishOutcome::Accepted {
+            recipients: vec![US_DHS, GT_MINGOB, SV_MJSP, MX_SEGOB],
+            first: true,
+            withheld: vec![],
+            redacted: vec![],
+            note: None,
+        }
+    );
+    let to: Vec<Ministry> = due.iter().map(|d| d.0).collect();
+    assert_eq!(to, [US_DHS, GT_MINGOB, SV_MJSP, MX_SEGOB]);
+    assert_eq!(h.backlog(), 4);
+}
+
+#[test]
+fn a_retried_publish_is_recognised_and_not_queued_twice() {
+    let mut h = hub();
+    h.on_publish(Timestamp(0), alert("HN-SEDS-1", HN_SEDS));
+    let again = h.on_publish(Timestamp(10), alert("HN-SEDS-1", HN_SEDS));
+    assert!(matches!(
+        again,
+        PublishOutcome::Accepted { first: false, .. }
+    ));
+    assert_eq!(h.backlog(), 4);
+    let mut other = alert("HN-SEDS-1", HN_SEDS);
+    other.handling = Handling::Amber;
+    let conflict = h.on_publish(Timestamp(20), other);
+    assert!(matches!(
+        conflict,
+        PublishOutcome::Refused {
+            refusal: Refusal::Conflict(_),
+            ..
+        }
+    ));
+}
+
+#[test]
+fn refusals_are_remembered_with_their_reason() {
+    let mut h = hub();
+    let mut red = alert("HN-SEDS-2", HN_SEDS);
+    red.handling = Handling::Red;
+    let (outcome, due) = check(&mut h, 0, red.clone());
+    assert!(matches!(
+        outcome,
+        PublishOutcome::Refused {
+            refusal: Refusal::Forbidden(_),
+            first: true
+        }
+    ));
+    assert!(due.is_empty());
+    assert!(matches!(
+        h.on_publish(Timestamp(5), red),
+        PublishOutcome::Refused { first: false, .. }
+    ));
+    let mut invalid = alert("HN-SEDS-3", HN_SEDS);
+    invalid.references = vec!["HN-SEDS-2".into()];
+    assert!(matches!(
+        h.on_publish(Timestamp(5), invalid),
+        PublishOutcome::Refused {
+            refusal: Refusal::Invalid(_),
+            ..
+        }
+    ));
+}
+
+#[test]
+fn unacknowledged_deliveries_are_redelivered_after_backoff() {
+    let mut h = hub();
+    h.on_publish(Timestamp(0), alert("HN-SEDS-1", HN_SEDS));
+    let first = h.poll(Timestamp(0));
+    let to_gt = first.iter().find(|d| d.to == GT_MINGOB).unwrap().clone();
+    for d in first.iter().filter(|d| d.to != GT_MINGOB) {
+        h.on_acked(Timestamp(100), d.to, d.seq);
+    }
+    h.on_failed(Timestamp(100), GT_MINGOB, to_gt.seq);
+    assert!(h.poll(Timestamp(500)).is_empty());
+    assert_eq!(h.next_wakeup(), Some(Timestamp(1_100)));
+    let retry = h.poll(Timestamp(1_100));
+    assert_eq!(retry.len(), 1);
+    assert_eq!((retry[0].to, retry[0].attempt), (GT_MINGOB, 2));
+    h.on_acked(Timestamp(1_200), GT_MINGOB, retry[0].seq);
+    assert_eq!(h.backlog(), 0);
+    assert_eq!(h.next_wakeup(), None);
+}
+
+#[test]
+fn a_restart_keeps_the_journal_and_resends_what_was_in_flight() {
+    let mut h = hub();
+    h.on_publish(Timestamp(0), alert("HN-SEDS-1", HN_SEDS));
+    assert_eq!(h.poll(Timestamp(0)).len(), 4);
+    h.on_restart(Timestamp(60_000));
+    let again = h.poll(Timestamp(60_000));
+    assert_eq!(again.len(), 4);
+    assert!(again.iter().all(|d| d.attempt == 2));
+    assert!(matches!(
+        h.on_publish(Timestamp(60_001), alert("HN-SEDS-1", HN_SEDS)),
+        PublishOutcome::Accepted { first: false, .. }
+    ));
+}
+
+#[test]
+fn an_update_reaches_the_original_originator() {
+    let mut h = hub();
+    h.on_publish(Timestamp(0), alert("HN-SEDS-1", HN_SEDS));
+    let mut update = alert("GT-MINGOB-1", GT_MINGOB);
+    update.message_type = MessageType::Update;
+    update.references = vec!["HN-SEDS-1".into()];
+    let outcome = h.on_publish(Timestamp(10), update);
+    assert_eq!(
+        outcome,
+        PublishOutcome::Accepted {
+            recipients: vec![US_DHS, HN_SEDS, SV_MJSP, MX_SEGOB],
+            first: true,
+            withheld: vec![],
+            redacted: vec![],
+            note: Some(
+                "GT-MINGOB updates another participant's message: HN-SEDS-1 (from HN-SEDS)".into()
+            ),
+        }
+    );
+}
+
+#[test]
+fn window_limits_deliveries_in_flight_per_recipient() {
+    let mut h = hub();
+    for i in 0..3 {
+        h.on_publish(Timestamp(0), alert(&format!("HN-SEDS-{i}"), HN_SEDS));
+    }
+    let due = h.poll(Timestamp(0));
+    assert_eq!(due.iter().filter(|d| d.to == US_DHS).count(), 2);
+}
+
+#[test]
+fn ids_are_unique_per_originator() {
+    let mut h = hub();
+    let theirs = h.on_publish(Timestamp(0), alert("GT-MINGOB-000777", HN_SEDS));
+    assert!(matches!(
+        theirs,
+        PublishOutcome::Refused {
+            refusal: Refusal::Forbidden(_),
+            ..
+        }
+    ));
+    // GT-MINGOB's own message with that id is not blocked by it.
+    let own = h.on_publish(Timestamp(1), alert("GT-MINGOB-000777", GT_MINGOB));
+    assert!(matches!(own, PublishOutcome::Accepted { first: true, .. }));
+}
+
+#[test]
+fn corrected_content_under_a_refused_id_is_decided_afresh() {
+    let mut h = hub();
+    let mut red = alert("HN-SEDS-9", HN_SEDS);
+    red.handling = Handling::Red;
+    assert!(matches!(
+        h.on_publish(Timestamp(0), red),
+        PublishOutcome::Refused { first: true, .. }
+    ));
+    let fixed = h.on_publish(Timestamp(5), alert("HN-SEDS-9", HN_SEDS));
+    assert!(
+        matches!(fixed, PublishOutcome::Accepted { first: true, .. }),
+        "{fixed:?}"
+    );
+}
+
+#[test]
+fn an_update_never_reaches_a_recipient_before_what_it_updates() {
+    let mut h = hub();
+    h.on_publish(Timestamp(0), alert("HN-SEDS-1", HN_SEDS));
+    let first = h.poll(Timestamp(0));
+    let to_gt = first.iter().find(|d| d.to == GT_MINGOB).unwrap().clone();
+    h.on_failed(Timestamp(10), GT_MINGOB, to_gt.seq);
+    let mut update = alert("HN-SEDS-2", HN_SEDS);
+    update.message_type = MessageType::Update;
+    update.references = vec!["HN-SEDS-1".into()];
+    h.on_publish(Timestamp(20), update);
+    // After the backoff, GT-MINGOB gets the alert and not yet the update.
+    let due: Vec<_> = h
+        .poll(Timestamp(5_000))
+        .into_iter()
+        .filter(|d| d.to == GT_MINGOB)
+        .collect();
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].envelope.id, "HN-SEDS-1".into());
+    h.on_acked(Timestamp(5_010), GT_MINGOB, due[0].seq);
+    let next: Vec<_> = h
+        .poll(Timestamp(5_010))
+        .into_iter()
+        .filter(|d| d.to == GT_MINGOB)
+        .map(|d| d.envelope.id)
+        .collect();
+    assert_eq!(next, ["HN-SEDS-2".into()] as [MessageId; 1]);
+}
