@@ -97,6 +97,10 @@ pub enum Command {
     /// explain FILE` says who would receive what (field by field, with the
     /// rule and reason), `policy diff A B` what changes for whom.
     Policy(policy::PolicyArgs),
+    /// Asks a live hub to pass a message on from one of its recipients to
+    /// other participants; prints each answer (exit 0 all passed on, 1 any
+    /// refused, 2 bad input or unreachable hub).
+    Reshare(live::ReshareArgs),
     /// The leak checker on a run directory: re-derives from the agreement and
     /// what each recipient received that nobody got a message or a field
     /// value the agreement forbids it. Exit 0 clean, 1 leaks found, 2 bad input.
@@ -239,6 +243,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::Send(args) => live::send(args),
         Command::Replay(args) => live::replay(args),
         Command::Policy(args) => policy::policy(args),
+        Command::Reshare(args) => live::reshare(args),
         Command::Check {
             run_dir,
             keys,

@@ -135,6 +135,28 @@ pub fn participant_code(s: &str) -> Result<Ministry, String> {
     Ministry::declare(s.trim(), None).map_err(|e| e.to_string())
 }
 
+/// `gcif-sim reshare`.
+#[derive(Debug, Args)]
+pub struct ReshareArgs {
+    /// The hub, e.g. http://127.0.0.1:50051.
+    #[arg(long)]
+    hub: Address,
+    /// The participant passing the message on (one of its recipients), e.g. SV-MJSP.
+    #[arg(long = "as", value_parser = participant_code)]
+    by: Ministry,
+    /// The id of the message to pass on, e.g. HN-SEDS-000042.
+    message_id: String,
+    /// The participants to pass it on to (comma separated or repeated).
+    #[arg(long, required = true, value_delimiter = ',', value_parser = participant_code)]
+    to: Vec<Ministry>,
+    /// Stop retrying an unreachable hub after this long (e.g. 30s) [default: never].
+    #[arg(long, value_parser = gcif_sim::scenario::parse_duration)]
+    give_up: Option<std::time::Duration>,
+    /// Print each answer as a JSON line.
+    #[arg(long)]
+    json: bool,
+}
+
 /// `gcif-sim send`.
 #[derive(Debug, Args)]
 pub struct SendArgs {
@@ -568,4 +590,70 @@ pub fn run_live(
     );
     run.summary.live = Some(format!("run {how}"));
     Ok(run)
+}
+
+/// `gcif-sim reshare`: exit 0 when the hub passed it on to every one of
+/// `--to`, 1 when it refused any, 2 for bad input or an unreachable hub.
+pub fn reshare(args: ReshareArgs) -> ExitCode {
+    use gcif_sim::live::send::Passed;
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => return failed(e),
+    };
+    let mut code = ExitCode::SUCCESS;
+    for &to in &args.to {
+        let passed = rt.block_on(async {
+            let stop = live::shutdown_signal();
+            tokio::select! {
+                p = live::send::reshare(&args.hub, &args.message_id, args.by, to, Default::default(), args.give_up, |attempt, error| {
+                    if attempt == 1 {
+                        eprintln!("gcif-sim reshare: hub {} did not answer ({error}); retrying", args.hub);
+                    }
+                }) => Some(p),
+                () = stop => None,
+            }
+        });
+        let id = &args.message_id;
+        match passed {
+            Some(Passed::Accepted {
+                duplicate,
+                redacted,
+            }) => {
+                if args.json {
+                    super::print_line(
+                        &serde_json::json!({"message_id": id, "to": to, "passed_on": true, "duplicate": duplicate, "redacted": redacted})
+                            .to_string(),
+                    );
+                } else {
+                    super::print_line(&format!(
+                        "passed {id} on to {to}{}",
+                        if duplicate { " (already before)" } else { "" }
+                    ));
+                    for r in redacted {
+                        super::print_line(&format!("  {r}"));
+                    }
+                }
+            }
+            Some(Passed::Refused(reason)) => {
+                if args.json {
+                    super::print_line(
+                        &serde_json::json!({"message_id": id, "to": to, "passed_on": false, "refused": reason})
+                            .to_string(),
+                    );
+                } else {
+                    super::print_line(&format!("refused to pass {id} on to {to}: {reason}"));
+                }
+                code = ExitCode::from(1);
+            }
+            Some(Passed::GaveUp(error)) => {
+                eprintln!(
+                    "gcif-sim reshare: gave up: hub {} did not answer ({error})",
+                    args.hub
+                );
+                return ExitCode::from(BAD_INPUT);
+            }
+            None => return ExitCode::from(BAD_INPUT),
+        }
+    }
+    code
 }

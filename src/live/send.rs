@@ -49,3 +49,55 @@ pub async fn send(
         }
     }
 }
+
+/// How a reshare ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Passed {
+    /// The hub passed it on (or had before: `duplicate`); the fields changed
+    /// in the new recipient's copy, as `field (how): reason`.
+    Accepted {
+        duplicate: bool,
+        redacted: Vec<String>,
+    },
+    /// The hub refused: `CODE: reason`.
+    Refused(String),
+    /// The hub did not answer before `give_up`: the last error.
+    GaveUp(String),
+}
+
+/// Asks the hub at `hub` to pass message `id` on from `by` to `to`,
+/// retrying as [`send`] does.
+pub async fn reshare(
+    hub: &Address,
+    id: &str,
+    by: crate::model::Ministry,
+    to: crate::model::Ministry,
+    rpc: RpcConfig,
+    give_up: Option<Duration>,
+    retrying: impl Fn(u32, &str),
+) -> Passed {
+    let peer = Peer::at(hub, rpc);
+    let started = tokio::time::Instant::now();
+    let mut pause = Duration::from_millis(250);
+    let mut attempt = 1;
+    loop {
+        match transport::reshare_once(&peer, id, by, to).await {
+            Transmission::Answered((duplicate, redacted)) => {
+                return Passed::Accepted {
+                    duplicate,
+                    redacted,
+                };
+            }
+            Transmission::Refused(reason) => return Passed::Refused(reason),
+            Transmission::Failed(error) | Transmission::Erred(error) => {
+                if give_up.is_some_and(|g| started.elapsed() + pause > g) {
+                    return Passed::GaveUp(error);
+                }
+                retrying(attempt, &error);
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(10));
+                attempt += 1;
+            }
+        }
+    }
+}

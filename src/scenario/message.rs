@@ -31,6 +31,21 @@ pub struct RawMessage {
     /// Default `exercise`.
     #[serde(default)]
     pub status: Option<Status>,
+    /// The recipients the sender names (TLP:RED needs them).
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<String>>")]
+    pub to: Option<Vec<Spanned<String>>>,
+    /// Admiralty grading, e.g. `B2`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub grading: Option<Spanned<String>>,
+    /// Originator-controlled: not to be passed on without consent.
+    #[serde(default)]
+    pub controlled: Option<bool>,
+    /// The participants it may be passed on to anyway.
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<String>>")]
+    pub consent: Option<Vec<Spanned<String>>>,
     /// Makes this an UPDATE of the message with this id.
     #[serde(default)]
     #[schemars(with = "Option<String>")]
@@ -155,9 +170,28 @@ pub fn message(
         expires: raw.expires.map(|d| now.after(d.0)),
         kind,
         payload,
-        to: Vec::new(),
-        grading: None,
-        controlled: false,
-        consent: Vec::new(),
+        to: codes(&v, raw.to.as_deref())?,
+        grading: match &raw.grading {
+            None => None,
+            Some(g) => Some(g.value.parse().or_else(|e: String| v.err(g, e))?),
+        },
+        controlled: raw.controlled.unwrap_or(false),
+        consent: codes(&v, raw.consent.as_deref())?,
     })
+}
+
+/// Participant codes as a message names them: well formed, whether or not
+/// this process has read the agreement that lists them (the hub checks that).
+fn codes(
+    v: &Validator<'_>,
+    list: Option<&[Spanned<String>]>,
+) -> Result<Vec<Ministry>, ScenarioError> {
+    let mut out = Vec::new();
+    for c in list.unwrap_or_default() {
+        let m = Ministry::declare(c.value.trim(), None).or_else(|e| v.err(c, e.to_string()))?;
+        if !out.contains(&m) {
+            out.push(m);
+        }
+    }
+    Ok(out)
 }

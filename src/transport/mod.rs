@@ -21,7 +21,8 @@ mod node;
 pub use hub::{Dialer, hub_delivery_loop, serve_hub};
 
 pub use node::{
-    Receipt, Registration, node_publish_loop, publish_once, register_loop, serve_node, track,
+    Receipt, Registration, node_publish_loop, publish_once, register_loop, reshare_once,
+    serve_node, track,
 };
 
 use std::collections::BTreeMap;

@@ -225,6 +225,32 @@ pub async fn publish_once(
     })
 }
 
+/// Asks the hub once to pass message `id` on from `by` to `to`: whether it
+/// had before, and the fields changed in `to`'s copy (`field (how): reason`).
+pub async fn reshare_once(
+    hub: &Peer,
+    id: &str,
+    by: crate::model::Ministry,
+    to: crate::model::Ministry,
+) -> Transmission<(bool, Vec<String>)> {
+    let request = wire::ReshareRequest {
+        message_id: id.to_string(),
+        by: by.code().to_string(),
+        to: to.code().to_string(),
+    };
+    let result = HubClient::new((hub.dial)()).reshare(request).await;
+    transmission(result, |r| {
+        let r = r.into_inner();
+        (
+            r.duplicate,
+            r.redacted
+                .into_iter()
+                .map(|x| format!("{} ({}): {}", x.field, x.how, x.reason))
+                .collect(),
+        )
+    })
+}
+
 /// Asks the hub where message `id` stands with each recipient: `None` when
 /// the hub has never been given it; `Err` when the hub could not be asked.
 pub async fn track(hub: &Peer, id: &str) -> Result<Option<crate::hub::Tracked>, String> {

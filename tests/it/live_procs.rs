@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use crate::procs::{Proc, addr_after, http_get, scratch};
 
-const WITHIN: Duration = Duration::from_secs(30);
+pub(crate) const WITHIN: Duration = Duration::from_secs(30);
 
 /// A hub on free ports with `--http` and `--out DIR`: (process, gRPC and HTTP addresses).
-fn start_hub(out: &std::path::Path, extra: &[&str]) -> (Proc, String, String) {
+pub(crate) fn start_hub(out: &std::path::Path, extra: &[&str]) -> (Proc, String, String) {
     let out = out.to_str().unwrap();
     let mut args = vec![
         "hub",
@@ -32,7 +32,7 @@ fn start_hub(out: &std::path::Path, extra: &[&str]) -> (Proc, String, String) {
 }
 
 /// A node of `ministry` printing JSON lines, once it serves.
-fn node(ministry: &str, hub: &str) -> Proc {
+pub(crate) fn node(ministry: &str, hub: &str) -> Proc {
     let url = format!("http://{hub}");
     let mut node = Proc::gcif(
         ministry,
@@ -45,7 +45,7 @@ fn node(ministry: &str, hub: &str) -> Proc {
 }
 
 /// Waits until the hub's `/metrics` has a line for which `f` holds.
-fn wait_metrics(http: &str, what: &str, f: impl Fn(&str) -> bool) -> String {
+pub(crate) fn wait_metrics(http: &str, what: &str, f: impl Fn(&str) -> bool) -> String {
     let deadline = std::time::Instant::now() + WITHIN;
     loop {
         let (status, body) = http_get(http, "/metrics");
@@ -62,7 +62,7 @@ fn wait_metrics(http: &str, what: &str, f: impl Fn(&str) -> bool) -> String {
 }
 
 /// `gcif-sim send` of `yaml` as `sender`: (exit code, stdout, stderr).
-fn send(hub: &str, sender: &str, yaml: &str, extra: &[&str]) -> (i32, String, String) {
+pub(crate) fn send(hub: &str, sender: &str, yaml: &str, extra: &[&str]) -> (i32, String, String) {
     use std::io::Write;
     let url = format!("http://{hub}");
     let mut args = vec!["send", "--hub", url.as_str(), "--as", sender, "-"];
@@ -88,7 +88,7 @@ fn send(hub: &str, sender: &str, yaml: &str, extra: &[&str]) -> (i32, String, St
     )
 }
 
-fn caravan(id: &str, handling: &str) -> String {
+pub(crate) fn caravan(id: &str, handling: &str) -> String {
     format!(
         "id: {id}\nhandling: {handling}\ncaravan_alert:\n  caravan_id: CAR-LIVE-1\n  location: \
          {{name: San Pedro Sula, country: HN, lat: 15.5, lon: -88.0}}\n  estimated_size: 800\n  \
@@ -98,7 +98,7 @@ fn caravan(id: &str, handling: &str) -> String {
 
 /// The envelopes a `--json` node printed, as JSON.
 /// The ids of the messages a `--json` node printed, in the order it got them.
-fn received_ids(node: &mut Proc) -> Vec<String> {
+pub(crate) fn received_ids(node: &mut Proc) -> Vec<String> {
     received(node)
         .iter()
         .map(|e| {
@@ -110,7 +110,7 @@ fn received_ids(node: &mut Proc) -> Vec<String> {
         .collect()
 }
 
-fn received(node: &mut Proc) -> Vec<serde_json::Value> {
+pub(crate) fn received(node: &mut Proc) -> Vec<serde_json::Value> {
     node.stdout()
         .iter()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())

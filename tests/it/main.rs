@@ -9,6 +9,7 @@ mod console;
 mod determinism;
 mod faults;
 mod live;
+mod live_policy;
 mod live_procs;
 mod msel;
 mod policy;

@@ -169,7 +169,10 @@ pub fn audit(events: &[Event], seed: u64) -> (usize, usize) {
                 let (_, _, r) = recipients.get_mut(msg).unwrap_or_else(|| {
                     panic!("seed {seed}: {msg} passed on before it was accepted")
                 });
-                assert!(!r.contains(to), "seed {seed}: {msg} passed on to {to} twice");
+                assert!(
+                    !r.contains(to),
+                    "seed {seed}: {msg} passed on to {to} twice"
+                );
                 r.push(*to);
             }
             EventBody::Delivered { msg, to, .. } => {
