@@ -48,6 +48,11 @@ pub enum Command {
         /// Also write the HTML report (DIR/report.html), as `gcif-sim report DIR` does.
         #[arg(long)]
         report: bool,
+        /// A pseudonymisation key's secret for the agreement, as NAME=SECRET
+        /// (repeatable); otherwise the key's environment variable, then its
+        /// `value:` in the agreement.
+        #[arg(long = "key", value_parser = live::parse_key)]
+        keys: Vec<(String, String)>,
         #[command(flatten)]
         live: live::LiveArgs,
     },
@@ -202,8 +207,9 @@ pub fn dispatch(cli: Cli) -> ExitCode {
             out,
             json,
             report,
+            keys,
             live,
-        } => run(&file, seed, out, json, report, &live),
+        } => run(&file, seed, out, json, report, &keys, &live),
         Command::Report { run_dir } => match write_report(&run_dir) {
             Ok(path) => {
                 outln!("report: {}", path.display());
@@ -378,9 +384,14 @@ fn run(
     out: Option<PathBuf>,
     json: bool,
     html: bool,
+    keys: &[(String, String)],
     live: &live::LiveArgs,
 ) -> ExitCode {
-    let scenario = match scenario::load(file) {
+    let opts = scenario::LoadOptions {
+        keys: keys.iter().cloned().collect(),
+        ..Default::default()
+    };
+    let scenario = match scenario::load_with(file, &opts) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{e}");

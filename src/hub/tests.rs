@@ -237,3 +237,145 @@ fn an_update_never_reaches_a_recipient_before_what_it_updates() {
         .collect();
     assert_eq!(next, ["HN-SEDS-2".into()] as [MessageId; 1]);
 }
+
+/// A caravan alert with `minors`, addressed to `to` (empty: as the agreement decides).
+fn caravan_with_minors(id: &str, from: Ministry, to: &[Ministry]) -> Envelope {
+    let mut e = alert(id, from);
+    if let Some(Payload::CaravanAlert(c)) = &mut e.payload {
+        c.minors = Some(40);
+        c.estimated_size = Some(300);
+    }
+    e.to = to.to_vec();
+    e
+}
+
+#[test]
+fn a_reshare_is_checked_and_the_copy_never_carries_more_than_the_passers() {
+    let mut h = hub();
+    // Addressed to GT-MINGOB alone; it passes it on to the observer.
+    let e = caravan_with_minors("HN-SEDS-1", HN_SEDS, &[GT_MINGOB]);
+    let _ = check(&mut h, 0, e);
+    let id = MessageId::from("HN-SEDS-1");
+    // Someone it never reached cannot pass it on; the originator's own
+    // recipients can, once each.
+    assert!(matches!(
+        h.on_reshare(Timestamp(1), &id, SV_MJSP, MX_SEGOB),
+        ReshareOutcome::Refused(Refusal::Forbidden(r)) if r.contains("never received")
+    ));
+    let ReshareOutcome::Accepted { first, redacted } =
+        h.on_reshare(Timestamp(1), &id, GT_MINGOB, MX_SEGOB)
+    else {
+        panic!("refused")
+    };
+    assert!(first);
+    assert_eq!(redacted.len(), 1);
+    assert_eq!(
+        (redacted[0].to, redacted[0].fields.clone()),
+        (MX_SEGOB, vec!["minors".to_string()])
+    );
+    assert!(matches!(
+        h.on_reshare(Timestamp(2), &id, GT_MINGOB, MX_SEGOB),
+        ReshareOutcome::Accepted { first: false, .. }
+    ));
+    assert!(matches!(
+        h.on_reshare(Timestamp(2), &id, GT_MINGOB, HN_SEDS),
+        ReshareOutcome::Refused(Refusal::Conflict(_))
+    ));
+    // The observer's delivery lacks the minors, like any observer copy.
+    let to_mx: Vec<Delivery> = h
+        .poll(Timestamp(2))
+        .into_iter()
+        .filter(|d| d.to == MX_SEGOB)
+        .collect();
+    assert_eq!(to_mx.len(), 1);
+    let Some(Payload::CaravanAlert(c)) = &to_mx[0].envelope.payload else {
+        panic!("payload lost")
+    };
+    assert_eq!((c.minors, c.estimated_size), (None, Some(300)));
+    assert!(matches!(
+        h.track(&id),
+        Some(Tracked::Accepted(s)) if s.iter().any(|(m, _)| *m == MX_SEGOB)
+    ));
+    // An unknown message, a strict mark, RED.
+    assert!(matches!(
+        h.on_reshare(
+            Timestamp(3),
+            &MessageId::from("HN-SEDS-404"),
+            GT_MINGOB,
+            US_DHS
+        ),
+        ReshareOutcome::Refused(Refusal::Unknown(_))
+    ));
+    let mut strict = caravan_with_minors("HN-SEDS-2", HN_SEDS, &[GT_MINGOB]);
+    strict.handling = Handling::AmberStrict;
+    let _ = check(&mut h, 3, strict);
+    assert!(matches!(
+        h.on_reshare(Timestamp(4), &MessageId::from("HN-SEDS-2"), GT_MINGOB, US_DHS),
+        ReshareOutcome::Refused(Refusal::Forbidden(r)) if r.contains("never be passed on")
+    ));
+    // AMBER: compact-2019 lets nobody pass it on.
+    let mut amber = caravan_with_minors("HN-SEDS-3", HN_SEDS, &[GT_MINGOB]);
+    amber.handling = Handling::Amber;
+    let _ = check(&mut h, 5, amber);
+    assert!(matches!(
+        h.on_reshare(Timestamp(6), &MessageId::from("HN-SEDS-3"), GT_MINGOB, US_DHS),
+        ReshareOutcome::Refused(Refusal::Forbidden(r)) if r.contains("TLP:AMBER")
+    ));
+    // Originator-controlled: only with consent.
+    let mut controlled = caravan_with_minors("HN-SEDS-4", HN_SEDS, &[GT_MINGOB]);
+    controlled.controlled = true;
+    controlled.consent = vec![US_DHS];
+    let _ = check(&mut h, 7, controlled);
+    let id4 = MessageId::from("HN-SEDS-4");
+    assert!(matches!(
+        h.on_reshare(Timestamp(8), &id4, GT_MINGOB, SV_MJSP),
+        ReshareOutcome::Refused(Refusal::Forbidden(r)) if r.contains("originator-controlled")
+    ));
+    assert!(matches!(
+        h.on_reshare(Timestamp(8), &id4, GT_MINGOB, US_DHS),
+        ReshareOutcome::Accepted { first: true, .. }
+    ));
+}
+
+#[test]
+fn an_amendment_applies_to_messages_accepted_after_it_only() {
+    let mut h = hub();
+    let before = caravan_with_minors("HN-SEDS-1", HN_SEDS, &[]);
+    let _ = h.on_publish(Timestamp(0), before);
+    h.on_amend(&Amendment::Role {
+        ministry: MX_SEGOB,
+        role: "full".into(),
+    })
+    .unwrap();
+    let after = caravan_with_minors("HN-SEDS-2", HN_SEDS, &[]);
+    let _ = h.on_publish(Timestamp(1), after);
+    let minors: BTreeMap<String, Option<u32>> = h
+        .poll(Timestamp(1))
+        .into_iter()
+        .filter(|d| d.to == MX_SEGOB)
+        .map(|d| match d.envelope.payload {
+            Some(Payload::CaravanAlert(c)) => (d.envelope.id.0, c.minors),
+            _ => unreachable!(),
+        })
+        .collect();
+    assert_eq!(minors["HN-SEDS-1"], None, "routed as an observer's copy");
+    assert_eq!(
+        minors["HN-SEDS-2"],
+        Some(40),
+        "routed as a full participant's"
+    );
+}
+
+#[test]
+fn a_cancel_only_from_its_originator() {
+    let mut h = hub();
+    let _ = h.on_publish(Timestamp(0), alert("HN-SEDS-1", HN_SEDS));
+    let mut cancel = alert("GT-MINGOB-1", GT_MINGOB);
+    cancel.message_type = MessageType::Cancel;
+    cancel.references = vec!["HN-SEDS-1".into()];
+    cancel.payload = None;
+    assert!(matches!(
+        h.on_publish(Timestamp(1), cancel),
+        PublishOutcome::Refused { refusal: Refusal::Forbidden(r), .. } if r.contains("only HN-SEDS")
+    ));
+}

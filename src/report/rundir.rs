@@ -279,7 +279,12 @@ impl RunDir {
             None
         };
         if let Some(path) = source {
-            match scenario::load_with(&path, agreement) {
+            let opts = scenario::LoadOptions {
+                agreement,
+                lenient_keys: true,
+                ..Default::default()
+            };
+            match scenario::load_with(&path, &opts) {
                 Ok(s) => scenario = Some(s),
                 Err(e) => warnings.push(format!("the scenario could not be read back: {e}")),
             }

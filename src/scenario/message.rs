@@ -99,6 +99,7 @@ pub fn message(
     let v = Validator {
         file,
         agreement: None,
+        keys: None,
     };
     if let Some(from) = &raw.from {
         let named = v.ministry(from)?;

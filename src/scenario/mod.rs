@@ -183,15 +183,25 @@ pub struct Expectation {
 
 /// Reads and validates the scenario at `path`.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-    load_with(path, None)
+    load_with(path, &LoadOptions::default())
 }
 
-/// Reads and validates the scenario at `path`, under `agreement` (a run
-/// directory's copy) instead of the one its `policy:` names, if given.
-pub fn load_with(
-    path: &Path,
-    agreement: Option<std::sync::Arc<crate::policy::Agreement>>,
-) -> Result<Scenario, ScenarioError> {
+/// How a scenario is read, besides its text.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// The agreement to play under instead of the one `policy:` names (a
+    /// run directory's copy).
+    pub agreement: Option<std::sync::Arc<crate::policy::Agreement>>,
+    /// Pseudonymisation secrets given at run time (`--key NAME=SECRET`);
+    /// otherwise each key's environment variable, then its `value:`.
+    pub keys: BTreeMap<String, String>,
+    /// Leave a key without a secret unresolved instead of refusing the
+    /// scenario (reading back a finished run, which pseudonymises nothing).
+    pub lenient_keys: bool,
+}
+
+/// Reads and validates the scenario at `path` as `opts` say.
+pub fn load_with(path: &Path, opts: &LoadOptions) -> Result<Scenario, ScenarioError> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
         file: file.clone(),
@@ -203,20 +213,20 @@ pub fn load_with(
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "scenario".into());
-    parse_with(&file, &stem, &text, agreement)
+    parse_with(&file, &stem, &text, opts)
 }
 
 /// Parses and validates scenario `text`; `file` names it in errors and `stem`
 /// is the default name.
 pub fn parse(file: &str, stem: &str, text: &str) -> Result<Scenario, ScenarioError> {
-    parse_with(file, stem, text, None)
+    parse_with(file, stem, text, &LoadOptions::default())
 }
 
 fn parse_with(
     file: &str,
     stem: &str,
     text: &str,
-    agreement: Option<std::sync::Arc<crate::policy::Agreement>>,
+    opts: &LoadOptions,
 ) -> Result<Scenario, ScenarioError> {
     if text.trim().is_empty() {
         return Err(ScenarioError {
@@ -227,7 +237,12 @@ fn parse_with(
         });
     }
     let raw: RawScenario = serde_saphyr::from_str(text).map_err(|e| yaml_error(file, &e))?;
-    Validator { file, agreement }.scenario(raw, stem)
+    Validator {
+        file,
+        agreement: opts.agreement.clone(),
+        keys: Some(opts),
+    }
+    .scenario(raw, stem)
 }
 
 /// A YAML parse error of `file`, located.
@@ -249,6 +264,8 @@ struct Validator<'a> {
     /// The agreement to use instead of what `policy:` names (a run
     /// directory's copy).
     agreement: Option<std::sync::Arc<crate::policy::Agreement>>,
+    /// How to resolve the agreement's keys (`None`: a single message, no keys).
+    keys: Option<&'a LoadOptions>,
 }
 
 type Result<T, E = ScenarioError> = std::result::Result<T, E>;

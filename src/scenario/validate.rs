@@ -24,6 +24,23 @@ impl Validator<'_> {
         let (mut participants, members) =
             self.members(raw.participants.as_ref(), &agreement, status)?;
         let policy = Policy::with_members(agreement, members);
+        let policy = match self.keys {
+            None => policy,
+            Some(opts) => match policy
+                .clone()
+                .with_keys(&opts.keys, |v| std::env::var(v).ok())
+            {
+                Ok(p) => p,
+                Err(_) if opts.lenient_keys => policy,
+                Err(e) => {
+                    let message = format!("{e} (or run with --key NAME=SECRET)");
+                    return match &raw.policy {
+                        Some(p) => self.err(p, message),
+                        None => self.err(&raw.start, message),
+                    };
+                }
+            },
+        };
         let amendments = self.amendments(&raw.amendments, &policy, &mut participants, duration)?;
         let participants = participants;
         let participant = |s: &Spanned<String>| -> Result<Ministry> {

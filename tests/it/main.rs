@@ -2,6 +2,7 @@
 //! message names the seed, so a failing run can be replayed with
 //! `gcif-sim run FILE --seed N`.
 
+mod agreements;
 mod architecture;
 mod bad_input;
 mod cdp;
