@@ -65,9 +65,20 @@ impl Envelope {
                 c.recommended_action
             ),
         };
+        let mut marks = format!("{}, {}", self.handling, self.status);
+        if let Some(g) = self.grading {
+            marks += &format!(", graded {g}");
+        }
+        if !self.to.is_empty() {
+            let to: Vec<&str> = self.to.iter().map(|m| m.code()).collect();
+            marks += &format!(", to {}", to.join(" "));
+        }
+        if self.controlled {
+            marks += ", originator-controlled";
+        }
         format!(
-            "{} {thread} {} from {} [{}, {}]: {what}",
-            self.id, self.kind, self.originator, self.handling, self.status
+            "{} {thread} {} from {} [{marks}]: {what}",
+            self.id, self.kind, self.originator
         )
     }
 }

@@ -142,6 +142,17 @@ function apply(e, animated) {
       if (animated) animate("GCIF", e.to, e.kind);
       break;
     }
+    case "reshared": {
+      const m = msg(e.msg);
+      if (!m.recipients.includes(e.to)) m.recipients = m.recipients.concat([e.to]);
+      m.redacted = m.redacted.concat(e.redacted || []);
+      (m.passedOn ||= {})[e.to] = e.by;
+      if (n[e.to]) n[e.to].pending++;
+      if (animated) toast(`${e.by} passed ${e.msg} on to ${e.to}`);
+      break;
+    }
+    case "reshare_refused": if (animated) toast(`refused: ${e.by} → ${e.to}: ${e.reason}`); break;
+    case "amended": if (animated) toast(`agreement amended: ${e.change}`); break;
     case "fault": S.bands.push({ from: e.t, until: e.until_t, what: `${e.fault} ${e.targets.join("–")}` }); break;
     case "control":
       if (e.action === "cut") S.cut.add(e.detail);
@@ -250,15 +261,26 @@ async function showDetail(id, to) {
   const row = (k, v, cls) => { const tr = el("tr", {}, t); el("th", { text: k }, tr); el("td", { text: v, class: cls || "" }, tr); };
   row("as received by", to);
   row("from", m.from || "?");
-  if (env) { row("handling", `TLP:${String(env.handling).toUpperCase()}`); row("status", env.status); row("type", env.message_type); }
+  if (env) {
+    row("handling", `TLP:${String(env.handling).toUpperCase()}`); row("status", env.status); row("type", env.message_type);
+    if (env.grading) row("grading", `${env.grading} (source ${env.grading[0]}, information ${env.grading[1]})`);
+    if ((env.to || []).length) row("addressed to", env.to.join(", "));
+    if (env.controlled) row("originator-controlled", (env.consent || []).length ? `may be passed on to ${env.consent.join(", ")}` : "not to be passed on");
+  }
+  if (m.passedOn && m.passedOn[to]) row("passed on by", m.passedOn[to]);
   row("also received by", (m.recipients || []).filter((r) => r !== to).map((r) => `${r}${m.delivered[r] !== undefined ? "" : " (pending)"}`).join(", ") || "nobody else");
   if ((m.withheld || []).length) row("withheld from", m.withheld.map((w) => `${w.to}: ${w.reason}`).join("; "));
-  row("redacted for this recipient", red.length ? red.map((r) => `${r.fields.join(", ")} — ${r.reason}`).join("; ") : "nothing", red.length ? "redacted" : "");
+  const how = (r, f) => (r.generalised || []).includes(f) ? "generalised" : (r.pseudonymised || []).includes(f) ? "pseudonymised" : "removed";
+  row("redacted for this recipient", red.length ? red.map((r) => `${r.fields.map((f) => `${f} (${how(r, f)})`).join(", ")} — ${r.reason}`).join("; ") : "nothing", red.length ? "redacted" : "");
   const payload = env && env.payload ? Object.values(env.payload)[0] : null;
   if (payload) {
     for (const [k, v] of Object.entries(payload)) {
-      const gone = red.some((r) => r.fields.includes(k));
-      row(k, gone ? "— redacted —" : typeof v === "object" && v !== null ? JSON.stringify(v) : String(v ?? "—"), gone ? "redacted" : "");
+      // A field redacted itself, or in part (`holder.birth_date` of `holder`).
+      const touched = red.flatMap((r) => r.fields.filter((f) => f === k || f.startsWith(`${k}.`)).map((f) => [f, how(r, f)]));
+      const whole = touched.find(([f, h]) => f === k && h === "removed");
+      const text = typeof v === "object" && v !== null ? JSON.stringify(v) : String(v ?? "—");
+      const note = touched.map(([f, h]) => `${f} ${h}`).join(", ");
+      row(k, whole ? "— redacted —" : note ? `${text} (${note})` : text, touched.length ? "redacted" : "");
     }
   }
   $("detail").showModal();

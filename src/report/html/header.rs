@@ -43,6 +43,55 @@ pub(super) fn header(
         a.faults.len(),
         esc(&s.version)
     );
+    // What the agreement did besides routing: its changes, the messages
+    // passed on, and the leak checker's verdict.
+    let mut extra = String::new();
+    let amended: Vec<String> = run
+        .events
+        .iter()
+        .filter_map(|e| match &e.body {
+            crate::events::EventBody::Amended { change } => Some(format!(
+                "{} {}",
+                esc(&crate::format::human(e.t)),
+                esc(change)
+            )),
+            _ => None,
+        })
+        .collect();
+    if !amended.is_empty() {
+        let _ = write!(
+            extra,
+            "<dt>Amendments</dt><dd>{}</dd>",
+            amended.join("<br>")
+        );
+    }
+    let (passed, refused) = run.events.iter().fold((0, 0), |(p, r), e| match &e.body {
+        crate::events::EventBody::Reshared { .. } => (p + 1, r),
+        crate::events::EventBody::ReshareRefused { .. } => (p, r + 1),
+        _ => (p, r),
+    });
+    if passed + refused > 0 {
+        let _ = write!(
+            extra,
+            "<dt>Passed on</dt><dd>{passed} reshare{} accepted, {refused} refused</dd>",
+            if passed == 1 { "" } else { "s" }
+        );
+    }
+    if let Some(leaks) = &s.leak_check {
+        let class = if leaks.starts_with("no leak") {
+            "ok"
+        } else {
+            "bad"
+        };
+        let _ = write!(
+            extra,
+            "<dt>Leak check</dt><dd class=\"leak {class}\" id=leak-check>{}</dd>",
+            esc(leaks)
+        );
+    }
+    if !extra.is_empty() {
+        let _ = writeln!(h, "<dl class=meta>{extra}</dl>");
+    }
     // The verdict.
     let n = s.expectations.len();
     let failed: Vec<&Verdict> = s.expectations.iter().filter(|v| !v.ok).collect();
