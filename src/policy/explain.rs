@@ -54,11 +54,13 @@ pub struct Explanation {
 /// Explains how `policy` routes `env`.
 pub fn explain(policy: &Policy, env: &Envelope) -> Explanation {
     let message = format!(
-        "a {} from {}, {}, {}{}",
+        "a {} from {}, {}, {}{}{}",
         env.kind.label(),
         env.originator,
         env.handling.label(),
         env.status.name(),
+        env.grading
+            .map_or(String::new(), |g| format!(", graded {g}")),
         if env.to.is_empty() {
             String::new()
         } else {

@@ -214,10 +214,16 @@ impl Builder {
                 inject: p.inject,
                 label: p.inject.and_then(|i| labels.get(&i).cloned().flatten()),
                 at: Some(p.at.as_millis() as u64),
-                content: Some(match (&p.envelope.payload, p.envelope.references.first()) {
-                    (Some(payload), _) => payload.describe(),
-                    (None, Some(r)) => format!("CANCEL of {r}"),
-                    (None, None) => "no content".to_string(),
+                content: Some({
+                    let what = match (&p.envelope.payload, p.envelope.references.first()) {
+                        (Some(payload), _) => payload.describe(),
+                        (None, Some(r)) => format!("CANCEL of {r}"),
+                        (None, None) => "no content".to_string(),
+                    };
+                    match p.envelope.grading {
+                        Some(g) => format!("{what} [graded {g}]"),
+                        None => what,
+                    }
                 }),
                 ..Msg::new(
                     p.envelope.id.clone(),
