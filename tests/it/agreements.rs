@@ -275,3 +275,32 @@ fn content_the_hub_would_refuse_is_caught_when_the_scenario_loads() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
+
+/// The first ```yaml block after `heading` in README.md.
+fn readme_block(heading: &str) -> String {
+    let readme = std::fs::read_to_string(repo("README.md")).unwrap();
+    let at = readme
+        .find(heading)
+        .unwrap_or_else(|| panic!("no {heading:?} in README.md"));
+    let start = readme[at..].find("```yaml\n").unwrap() + at + 8;
+    let end = readme[start..].find("```").unwrap() + start;
+    readme[start..end].to_string()
+}
+
+#[test]
+fn the_readme_examples_are_valid() {
+    let dir = scratch("readme-examples");
+    let agreement = dir.join("agreement.yaml");
+    std::fs::write(&agreement, readme_block("### The format")).unwrap();
+    let out = gcif_sim(&["policy", "check", agreement.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let scenario = dir.join("scenario.yaml");
+    std::fs::write(&scenario, readme_block("## Scenario format")).unwrap();
+    let out = gcif_sim(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--out",
+        dir.join("run").to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+}
