@@ -422,6 +422,18 @@ function frame(now) {
 
 async function main() {
   S.meta = await (await fetch("/api/meta")).json();
+  // Participants the map has no place for (an agreement's additions) sit
+  // around its edges, in the order the agreement lists them.
+  // [x, y, which side the name goes]
+  const SLOTS = [[110, 470], [250, 500], [950, 110, "left"], [950, 450, "left"], [110, 370],
+    [960, 30, "left"], [40, 60, "right"], [760, 540]];
+  let slot = 0;
+  for (const m of S.meta.participants) {
+    if (PLACES[m]) continue;
+    const [x, y, side] = SLOTS[slot++ % SLOTS.length];
+    PLACES[m] = [x, y];
+    if (side) SIDE[m] = side;
+  }
   S.live = S.meta.mode === "live";
   S.speed = S.meta.speed || 60;
   $("title").textContent = S.meta.title || S.meta.name;
