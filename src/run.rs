@@ -123,13 +123,8 @@ impl Run {
         scenario: &Scenario,
         scenario_file: &Path,
     ) -> Result<(), RunDirError> {
-        rundir::write(
-            dir,
-            scenario_file,
-            &self.events,
-            &self.messages(scenario),
-            &self.summary,
-        )?;
-        rundir::write_received(dir, &self.received, scenario.policy.agreement())
+        let messages = self.messages(scenario);
+        rundir::write(dir, scenario_file, &self.events, &messages, &self.summary)?;
+        rundir::write_received(dir, &self.received, &messages, scenario.policy.agreement())
     }
 }

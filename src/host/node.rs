@@ -286,6 +286,11 @@ impl NodeHost {
         lock(&self.state).node.pending()
     }
 
+    /// Hands over the node's inbox (see [`Node::take_inbox`]).
+    pub fn take_inbox(&self) -> Vec<crate::node::Received> {
+        lock(&self.state).node.take_inbox()
+    }
+
     /// Reads the state machine (for checks and inspection).
     pub fn inspect<R>(&self, f: impl FnOnce(&Node) -> R) -> R {
         f(&lock(&self.state).node)

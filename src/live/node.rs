@@ -151,7 +151,7 @@ pub async fn run(
                     title: &format!("Live node of {}", opts.ministry),
                     policy: &crate::policy::Policy::compact_2019(crate::model::Status::Exercise),
                     plan,
-                    received: crate::sim::receipts([&host], origin),
+                    received: crate::sim::take_receipts([&host], origin),
                 },
                 j.take_events(),
                 origin,

@@ -402,7 +402,7 @@ pub async fn play(
     let end = Duration::from_millis(clock.t());
     drivers.abort_all();
     hosts.lock().await.tasks.abort_all();
-    let received = crate::sim::receipts(world.nodes.values(), scenario.epoch());
+    let received = crate::sim::take_receipts(world.nodes.values(), scenario.epoch());
     Ok(Played {
         seed,
         plan,

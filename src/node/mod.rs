@@ -240,6 +240,12 @@ impl Node {
         self.outcomes.get(id)
     }
 
+    /// Hands over everything received, leaving the inbox empty (at the end
+    /// of a run, to record it without a copy).
+    pub fn take_inbox(&mut self) -> Vec<Received> {
+        std::mem::take(&mut self.inbox).into_values().collect()
+    }
+
     /// Messages received, in id order.
     pub fn inbox(&self) -> impl Iterator<Item = &Received> {
         self.inbox.values()

@@ -128,12 +128,7 @@ const ALIASES: &[(&str, Kind, &str)] = &[
 /// The catalogue's name for `path` in a message of `kind` (itself, or what
 /// the alias stands for).
 pub fn canonical(path: &str, kind: Kind) -> &str {
-    if FIELDS
-        .iter()
-        .any(|f| f.path == path && f.kind.is_none_or(|k| k == kind))
-    {
-        return path;
-    }
+    // No alias is the name of a field of its own kind.
     ALIASES
         .iter()
         .find(|(alias, k, _)| *alias == path && *k == kind)
@@ -586,6 +581,24 @@ mod tests {
         assert_ne!(doc(&other).document_number, d.document_number);
         // Nothing to redact: not reported.
         assert!(!apply(&mut e, "holder.name", &Action::Remove, None));
+    }
+
+    #[test]
+    fn no_alias_shadows_a_field_of_its_kind() {
+        for (alias, kind, to) in ALIASES {
+            assert!(
+                !FIELDS
+                    .iter()
+                    .any(|f| f.path == *alias && f.kind.is_none_or(|k| k == *kind)),
+                "{alias}"
+            );
+            assert!(field(to, *kind).is_some(), "{to}");
+        }
+        assert_eq!(canonical("indicators", Kind::CargoNotice), "indicators");
+        assert_eq!(
+            canonical("indicators", Kind::DocumentFlag),
+            "fraud_indicators"
+        );
     }
 
     #[test]

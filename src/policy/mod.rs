@@ -417,6 +417,7 @@ impl Policy {
         }
         let redacted = recipients
             .iter()
+            .filter(|&&to| self.redacts_for(env, to))
             .flat_map(|&to| self.copy_for(env, to).1)
             .collect();
         Routing::Accepted {
@@ -459,6 +460,19 @@ impl Policy {
             .replace("{role}", self.role_of(m).unwrap_or("none"))
             .replace("{kind}", env.kind.label())
             .replace("{sender}", env.originator.code())
+    }
+
+    /// Whether any redaction rule applies to `to`'s copy of `env` (it may
+    /// still find nothing to change).
+    pub fn redacts_for(&self, env: &Envelope, to: Ministry) -> bool {
+        let Some(role) = self.role_of(to) else {
+            return false;
+        };
+        self.agreement.redactions.iter().any(|r| {
+            (r.kinds.is_empty() || r.kinds.contains(&env.kind))
+                && r.who.selects(to, role)
+                && holds(&r.when, env, to)
+        })
     }
 
     /// `to`'s copy of `env`: the fields this policy withholds from `to` changed.

@@ -62,14 +62,25 @@ pub struct Message {
     pub copies: BTreeMap<Ministry, Envelope>,
 }
 
-/// One line of `received.jsonl`: a message as a recipient's node received
-/// it (after redaction), the first time it did. The leak checker reads these.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A message as a recipient's node received it (after redaction), the
+/// first time it did. The leak checker reads these.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Receipt {
     pub to: Ministry,
     /// When (ms since the run's start).
     pub t: u64,
     pub envelope: Envelope,
+}
+
+/// One line of `received.jsonl`: who received which message when, and the
+/// copy itself when it differs from the message as sent (`messages.jsonl`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct ReceiptLine {
+    to: Ministry,
+    t: u64,
+    msg: MessageId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    copy: Option<Envelope>,
 }
 
 impl Message {
@@ -135,16 +146,26 @@ pub fn write(
 pub fn write_received(
     dir: &Path,
     received: &[Receipt],
+    sent: &[Message],
     agreement: &crate::policy::Agreement,
 ) -> Result<(), RunDirError> {
     let path = dir.join(RECEIVED);
     let mut file = std::fs::File::create(&path)
         .map(std::io::BufWriter::new)
         .map_err(|e| unreadable(&path, format!("cannot write: {e}")))?;
+    let originals: BTreeMap<&MessageId, &Envelope> =
+        sent.iter().map(|m| (&m.msg, &m.envelope)).collect();
     received
         .iter()
         .try_for_each(|r| {
-            serde_json::to_writer(&mut file, r)?;
+            let id = &r.envelope.id;
+            let line = ReceiptLine {
+                to: r.to,
+                t: r.t,
+                msg: id.clone(),
+                copy: (originals.get(id) != Some(&&r.envelope)).then(|| r.envelope.clone()),
+            };
+            serde_json::to_writer(&mut file, &line)?;
             file.write_all(b"\n")
         })
         .and_then(|()| file.flush())
@@ -154,14 +175,39 @@ pub fn write_received(
         .map_err(|e| unreadable(&path, format!("cannot write: {e}")))
 }
 
-/// Reads `received.jsonl`; the error names the line.
-pub fn read_received(path: &Path) -> Result<Vec<Receipt>, RunDirError> {
+/// Reads `received.jsonl`, each copy not written out being the message as
+/// sent (`messages`); the error names the line.
+pub fn read_received(path: &Path, messages: &[Message]) -> Result<Vec<Receipt>, RunDirError> {
     let text = std::fs::read_to_string(path).map_err(|e| unreadable(path, e))?;
+    let originals: BTreeMap<&MessageId, &Envelope> =
+        messages.iter().map(|m| (&m.msg, &m.envelope)).collect();
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| {
-            serde_json::from_str(l).map_err(|e| unreadable(path, format!("line {}: {e}", i + 1)))
+            let bad = |e: String| unreadable(path, format!("line {}: {e}", i + 1));
+            let line: ReceiptLine = serde_json::from_str(l).map_err(|e| bad(e.to_string()))?;
+            let envelope = match line.copy {
+                Some(copy) if copy.id == line.msg => copy,
+                Some(copy) => {
+                    return Err(bad(format!(
+                        "the copy is of {}, not of {}",
+                        copy.id, line.msg
+                    )));
+                }
+                None => (*originals.get(&line.msg).ok_or_else(|| {
+                    bad(format!(
+                        "{} is not in {MESSAGES}: give its `copy`",
+                        line.msg
+                    ))
+                })?)
+                .clone(),
+            };
+            Ok(Receipt {
+                to: line.to,
+                t: line.t,
+                envelope,
+            })
         })
         .collect()
 }

@@ -332,7 +332,7 @@ async fn play(
     let end = Instant::now() - origin;
     lock(&hosts).tasks.abort_all();
     drivers.abort_all();
-    let received = receipts(world.nodes.values(), scenario.epoch());
+    let received = take_receipts(world.nodes.values(), scenario.epoch());
     Played {
         seed,
         plan,
@@ -342,23 +342,24 @@ async fn play(
 }
 
 /// Everything `nodes` received, node by node in code order, each inbox in
-/// the order it was received.
-pub fn receipts<'a>(
+/// the order it was received. Takes the inboxes (the run is over) rather
+/// than copying every envelope.
+pub fn take_receipts<'a>(
     nodes: impl IntoIterator<Item = &'a Arc<NodeHost>>,
     epoch: crate::model::Timestamp,
 ) -> Vec<Receipt> {
     let mut out = Vec::new();
     for n in nodes {
         let to = n.ministry();
-        let mut inbox: Vec<Receipt> = n.inspect(|node| {
-            node.inbox()
-                .map(|r| Receipt {
-                    to,
-                    t: r.at.since(epoch),
-                    envelope: r.envelope.clone(),
-                })
-                .collect()
-        });
+        let mut inbox: Vec<Receipt> = n
+            .take_inbox()
+            .into_iter()
+            .map(|r| Receipt {
+                to,
+                t: r.at.since(epoch),
+                envelope: r.envelope,
+            })
+            .collect();
         inbox.sort_by(|a, b| (a.t, &a.envelope.id).cmp(&(b.t, &b.envelope.id)));
         out.extend(inbox);
     }

@@ -129,10 +129,11 @@ fn a_pseudonym_matches_two_flags_of_one_document_without_showing_it() {
         dir.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", text(&out));
+    // Costa Rica's copies differ from the messages as sent: each is written out.
     let flags: Vec<serde_json::Value> = lines(&dir.join("received.jsonl"))
         .into_iter()
-        .filter(|r| r["to"] == "CR-MSP" && r["envelope"]["kind"] == "document_flag")
-        .map(|r| r["envelope"]["payload"]["document_flag"].clone())
+        .filter(|r| r["to"] == "CR-MSP" && r["copy"]["kind"] == "document_flag")
+        .map(|r| r["copy"]["payload"]["document_flag"].clone())
         .collect();
     assert_eq!(flags.len(), 2, "{flags:?}");
     let number = flags[0]["document_number"].as_str().unwrap();
@@ -147,14 +148,14 @@ fn a_pseudonym_matches_two_flags_of_one_document_without_showing_it() {
         .into_iter()
         .find(|r| {
             r["to"] == "CR-MSP"
-                && r["envelope"]["payload"]["caravan_alert"]["caravan_id"] == "CARAVAN-SUR-1"
+                && r["copy"]["payload"]["caravan_alert"]["caravan_id"] == "CARAVAN-SUR-1"
         })
         .unwrap();
     assert_eq!(
-        caravan["envelope"]["payload"]["caravan_alert"]["location"]["lat"],
+        caravan["copy"]["payload"]["caravan_alert"]["location"]["lat"],
         13.3
     );
-    assert!(caravan["envelope"]["payload"]["caravan_alert"]["minors"].is_null());
+    assert!(caravan["copy"]["payload"]["caravan_alert"]["minors"].is_null());
     // Another key gives other pseudonyms.
     let other = scratch("costa-rica-other-key");
     let out = gcif_sim(&[
@@ -168,10 +169,10 @@ fn a_pseudonym_matches_two_flags_of_one_document_without_showing_it() {
     assert!(out.status.success(), "{}", text(&out));
     let again = lines(&other.join("received.jsonl"))
         .into_iter()
-        .find(|r| r["to"] == "CR-MSP" && r["envelope"]["kind"] == "document_flag")
+        .find(|r| r["to"] == "CR-MSP" && r["copy"]["kind"] == "document_flag")
         .unwrap();
     assert_ne!(
-        again["envelope"]["payload"]["document_flag"]["document_number"],
+        again["copy"]["payload"]["document_flag"]["document_number"],
         number
     );
     // The checker, given the run's key, still finds no leak.
@@ -204,25 +205,22 @@ fn the_leak_checker_passes_runs_with_faults_and_finds_a_leak_edited_in() {
 
     // Edit the run: the observer gets a document flag, and its copy of a
     // caravan alert gets its minors back.
+    let flag_id = lines(&dir.join("messages.jsonl"))
+        .into_iter()
+        .find(|m| {
+            m["envelope"]["kind"] == "document_flag" && m["envelope"]["originator"] != "MX-SEGOB"
+        })
+        .map(|m| m["msg"].as_str().unwrap().to_string())
+        .unwrap();
     let path = dir.join("received.jsonl");
     let mut rows = lines(&path);
-    let flag = rows
-        .iter()
-        .find(|r| {
-            r["envelope"]["kind"] == "document_flag" && r["envelope"]["originator"] != "MX-SEGOB"
-        })
-        .cloned()
-        .unwrap();
-    let flag_id = flag["envelope"]["id"].as_str().unwrap().to_string();
-    let mut leaked = flag.clone();
-    leaked["to"] = "MX-SEGOB".into();
-    rows.push(leaked);
+    rows.push(serde_json::json!({"to": "MX-SEGOB", "t": 1, "msg": flag_id}));
     let caravan = rows
         .iter_mut()
-        .find(|r| r["to"] == "MX-SEGOB" && r["envelope"]["kind"] == "caravan_alert")
+        .find(|r| r["to"] == "MX-SEGOB" && r["copy"]["kind"] == "caravan_alert")
         .unwrap();
-    caravan["envelope"]["payload"]["caravan_alert"]["minors"] = 99.into();
-    let caravan_id = caravan["envelope"]["id"].as_str().unwrap().to_string();
+    caravan["copy"]["payload"]["caravan_alert"]["minors"] = 99.into();
+    let caravan_id = caravan["msg"].as_str().unwrap().to_string();
     let edited: String = rows.iter().map(|r| format!("{r}\n")).collect();
     std::fs::write(&path, edited).unwrap();
     let out = gcif_sim(&["check", dir.to_str().unwrap()]);
