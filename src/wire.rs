@@ -251,14 +251,7 @@ impl TryFrom<pb::Envelope> for model::Envelope {
             expires,
             kind,
             payload,
-            to: e
-                .to
-                .iter()
-                .map(|c| {
-                    c.parse::<Ministry>()
-                        .map_err(|_| WireError(format!("unknown recipient `{c}` in `to`")))
-                })
-                .collect::<Result<_, _>>()?,
+            to: participants(&e.to, "to")?,
             grading: match e.grading.as_str() {
                 "" => None,
                 g => Some(
@@ -267,16 +260,20 @@ impl TryFrom<pb::Envelope> for model::Envelope {
                 ),
             },
             controlled: e.controlled,
-            consent: e
-                .consent
-                .iter()
-                .map(|c| {
-                    c.parse::<Ministry>()
-                        .map_err(|_| WireError(format!("unknown participant `{c}` in `consent`")))
-                })
-                .collect::<Result<_, _>>()?,
+            consent: participants(&e.consent, "consent")?,
         })
     }
+}
+
+/// The participant codes of list `field`, each one the hub knows.
+fn participants(codes: &[String], field: &str) -> Result<Vec<Ministry>, WireError> {
+    codes
+        .iter()
+        .map(|c| {
+            c.parse::<Ministry>()
+                .map_err(|_| WireError(format!("unknown participant `{c}` in `{field}`")))
+        })
+        .collect()
 }
 
 pub fn status_to_wire(s: model::Status) -> Status {

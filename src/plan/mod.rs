@@ -75,22 +75,8 @@ pub fn plan(scenario: &Scenario, rng: &mut ChaCha8Rng) -> Vec<Planned> {
             let envelope = match inject {
                 Some(i) => {
                     let inj = &scenario.injects[i];
-                    Envelope {
-                        id,
-                        originator: from,
-                        created,
-                        status: inj.status.unwrap_or_else(|| scenario.status_of(from)),
-                        message_type: inj.message_type,
-                        references: inj.references.iter().map(|r| ids[r].clone()).collect(),
-                        handling: inj.handling,
-                        expires: inj.expires.map(|e| created.after(e)),
-                        kind: inj.kind,
-                        payload: inj.payload.clone(),
-                        to: inj.to.clone(),
-                        grading: inj.grading,
-                        controlled: inj.controlled,
-                        consent: inj.consent.clone(),
-                    }
+                    let references = inj.references.iter().map(|r| ids[r].clone()).collect();
+                    inj.envelope(id, epoch, scenario.status_of(from), references)
                 }
                 None => {
                     let (handling, payload) = generated[key - scenario.injects.len()].clone();

@@ -403,18 +403,19 @@ pub fn diff(a: &Policy, b: &Policy, messages: &[Envelope]) -> Vec<Change> {
                 Some(l) if l.receives => "receives".to_string(),
                 Some(l) => format!("withheld ({})", l.reason),
             };
+            let change = |field: Option<String>, before: String, after: String| Change {
+                message: ea.message.clone(),
+                kind: env.kind,
+                from: env.originator,
+                handling: env.handling,
+                to: Some(m),
+                field,
+                before,
+                after,
+            };
             let (x, y) = (la.get(&m), lb.get(&m));
             if x.map(|l| l.receives) != y.map(|l| l.receives) {
-                out.push(Change {
-                    message: ea.message.clone(),
-                    kind: env.kind,
-                    from: env.originator,
-                    handling: env.handling,
-                    to: Some(m),
-                    field: None,
-                    before: state(x),
-                    after: state(y),
-                });
+                out.push(change(None, state(x), state(y)));
                 continue;
             }
             let (Some(x), Some(y)) = (x, y) else { continue };
@@ -426,16 +427,11 @@ pub fn diff(a: &Policy, b: &Policy, messages: &[Envelope]) -> Vec<Change> {
             for f in &y.fields {
                 let before = fa.get(f.field.as_str()).copied().unwrap_or("kept");
                 if before != f.treatment {
-                    out.push(Change {
-                        message: ea.message.clone(),
-                        kind: env.kind,
-                        from: env.originator,
-                        handling: env.handling,
-                        to: Some(m),
-                        field: Some(f.field.clone()),
-                        before: before.to_string(),
-                        after: f.treatment.clone(),
-                    });
+                    out.push(change(
+                        Some(f.field.clone()),
+                        before.to_string(),
+                        f.treatment.clone(),
+                    ));
                 }
             }
         }

@@ -127,6 +127,37 @@ pub struct Inject {
     pub expected_action: Option<String>,
 }
 
+impl Inject {
+    /// The message this inject sends: id `id`, created at `epoch` + `at`,
+    /// referencing `references` (the ids of the injects it updates or
+    /// cancels), in `status` unless the inject gives its own.
+    pub fn envelope(
+        &self,
+        id: model::MessageId,
+        epoch: Timestamp,
+        status: Status,
+        references: Vec<model::MessageId>,
+    ) -> model::Envelope {
+        let created = epoch.after(self.at);
+        model::Envelope {
+            id,
+            originator: self.from,
+            created,
+            status: self.status.unwrap_or(status),
+            message_type: self.message_type,
+            references,
+            handling: self.handling,
+            expires: self.expires.map(|e| created.after(e)),
+            kind: self.kind,
+            payload: self.payload.clone(),
+            to: self.to.clone(),
+            grading: self.grading,
+            controlled: self.controlled,
+            consent: self.consent.clone(),
+        }
+    }
+}
+
 /// A scripted reshare: at `at`, `by` asks the hub to pass the message of
 /// inject `inject` on to each of `to`.
 #[derive(Debug, Clone, PartialEq, Eq)]

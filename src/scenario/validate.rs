@@ -283,27 +283,12 @@ fn would_refuse(
     epoch: Timestamp,
 ) -> Option<String> {
     let id = |j: usize| model::MessageId(format!("{}-{:06}", injects[j].from.code(), j + 1));
-    let created = epoch.after(inj.at);
-    let env = model::Envelope {
-        id: id(i),
-        originator: inj.from,
-        created,
-        status: inj.status.unwrap_or_else(|| {
-            policy
-                .member(inj.from)
-                .map_or(Status::Exercise, |m| m.status)
-        }),
-        message_type: inj.message_type,
-        references: inj.references.iter().map(|&j| id(j)).collect(),
-        handling: inj.handling,
-        expires: inj.expires.map(|e| created.after(e)),
-        kind: inj.kind,
-        payload: inj.payload.clone(),
-        to: inj.to.clone(),
-        grading: inj.grading,
-        controlled: inj.controlled,
-        consent: inj.consent.clone(),
-    };
+    let status = policy
+        .member(inj.from)
+        .map_or(Status::Exercise, |m| m.status);
+    let references = inj.references.iter().map(|&j| id(j)).collect();
+    let env = inj.envelope(id(i), epoch, status, references);
+    let created = env.created;
     if let Err(e) = env.validate(created) {
         return Some(e.0);
     }
