@@ -97,8 +97,12 @@ pub struct Member {
 /// A change to the agreement during a run.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Amendment {
-    /// A participant joins (or rejoins) with `role`.
-    Join { ministry: Ministry, role: String },
+    /// A participant joins (or rejoins) with `role`, taking part in `status`.
+    Join {
+        ministry: Ministry,
+        role: String,
+        status: Status,
+    },
     /// A participant leaves: it neither sends nor receives from now on.
     Leave { ministry: Ministry },
     /// A participant changes role.
@@ -113,7 +117,7 @@ impl Amendment {
     /// One line for the log: `MX-SEGOB joins as full`.
     pub fn describe(&self) -> String {
         match self {
-            Amendment::Join { ministry, role } => format!("{ministry} joins as {role}"),
+            Amendment::Join { ministry, role, .. } => format!("{ministry} joins as {role}"),
             Amendment::Leave { ministry } => format!("{ministry} leaves the exchange"),
             Amendment::Role { ministry, role } => format!("{ministry} becomes {role}"),
             Amendment::AddRule(r) => format!(
@@ -270,19 +274,18 @@ impl Policy {
 
     /// Applies `amendment`; `Err` says why it cannot be.
     pub fn amend(&mut self, amendment: &Amendment) -> Result<(), PolicyError> {
-        let status = self
-            .members
-            .values()
-            .next()
-            .map_or(Status::Exercise, |m| m.status);
         match amendment {
-            Amendment::Join { ministry, role } => {
+            Amendment::Join {
+                ministry,
+                role,
+                status,
+            } => {
                 self.known_role(role)?;
                 self.members.insert(
                     *ministry,
                     Member {
                         role: role.clone(),
-                        status,
+                        status: *status,
                     },
                 );
             }

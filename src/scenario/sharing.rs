@@ -167,6 +167,7 @@ impl Validator<'_> {
         policy: &Policy,
         participants: &mut Vec<Ministry>,
         duration: Duration,
+        status: Status,
     ) -> Result<Vec<Scheduled>> {
         let mut out: Vec<Scheduled> = Vec::new();
         // Check each against the policy as it will stand by then.
@@ -208,7 +209,11 @@ impl Validator<'_> {
                 if !participants.contains(&m) {
                     participants.push(m);
                 }
-                Amendment::Join { ministry: m, role }
+                Amendment::Join {
+                    ministry: m,
+                    role,
+                    status: j.value.status.unwrap_or(status),
+                }
             } else if let Some(l) = &v.leave {
                 let m = self.ministry(l)?;
                 if state.member(m).is_none() {

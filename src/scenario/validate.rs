@@ -41,7 +41,13 @@ impl Validator<'_> {
                 }
             },
         };
-        let amendments = self.amendments(&raw.amendments, &policy, &mut participants, duration)?;
+        let amendments = self.amendments(
+            &raw.amendments,
+            &policy,
+            &mut participants,
+            duration,
+            status,
+        )?;
         let participants = participants;
         let participant = |s: &Spanned<String>| -> Result<Ministry> {
             let m = self.ministry(s)?;
