@@ -535,7 +535,7 @@ class Node:
             self.stopping.wait(max(reply.lease_seconds, 3) / 3.0)
 
     def caravan_alert(self, msg, originator=None, place_name=None, country=None,
-                      created=None, status=None):
+                      created=None, status=None, handling=None):
         pb = self.pb
         prefix = self.ministry.split("-", 1)[0]
         home = prefix if prefix in PLACES else "SV"
@@ -550,7 +550,7 @@ class Node:
             created=created,
             status=pb.STATUS_EXERCISE if status is None else status,
             message_type=pb.MESSAGE_TYPE_ALERT,
-            handling=pb.HANDLING_GREEN,
+            handling=pb.HANDLING_GREEN if handling is None else handling,
             kind=pb.KIND_CARAVAN_ALERT,
             caravan_alert=pb.CaravanAlert(
                 caravan_id="CAR-" + msg,
@@ -633,6 +633,14 @@ class Node:
             ("register_unknown_ministry", ["PERMISSION_DENIED"],
              lambda hub: hub.Register(pb.RegisterRequest(ministry="XX-FOO", address=self.address),
                                       timeout=CALL_DEADLINE_S)),
+            ("red_without_recipients", ["PERMISSION_DENIED"],
+             publish(self.caravan_alert(own(6), handling=pb.HANDLING_RED))),
+            ("reshare_without_id", ["INVALID_ARGUMENT"],
+             lambda hub: hub.Reshare(pb.ReshareRequest(by=self.ministry, to=other),
+                                     timeout=CALL_DEADLINE_S)),
+            ("reshare_unknown_message", ["NOT_FOUND"],
+             lambda hub: hub.Reshare(pb.ReshareRequest(message_id=own(7), by=self.ministry, to=other),
+                                     timeout=CALL_DEADLINE_S)),
         ]
 
     def run_probes(self):

@@ -175,3 +175,44 @@ fn an_agreement_file_rules_the_live_hub() {
         "{log}"
     );
 }
+
+#[test]
+fn amendments_reshares_and_the_leak_check_hold_on_a_live_run() {
+    for (scenario, events) in [
+        ("misp-empty-group", &["\"event\":\"amended\""][..]),
+        (
+            "misp-outside-the-group",
+            &["\"event\":\"reshared\"", "\"event\":\"reshare_refused\""][..],
+        ),
+    ] {
+        let out = scratch(&format!("live-{scenario}"));
+        let file = format!("{}/simulations/{scenario}.yaml", env!("CARGO_MANIFEST_DIR"));
+        let mut run = Proc::gcif(
+            scenario,
+            &[
+                "run",
+                "--live",
+                "--speed",
+                "7200",
+                "--out",
+                out.to_str().unwrap(),
+                &file,
+            ],
+        );
+        let code = run.wait(std::time::Duration::from_secs(120));
+        assert_eq!(code, 0, "every expectation met:\n{}", run.transcript());
+        let summary = std::fs::read_to_string(out.join("summary.json")).unwrap();
+        assert!(summary.contains("\"leak_check\": \"no leak:"), "{summary}");
+        let log = std::fs::read_to_string(out.join("events.jsonl")).unwrap();
+        for e in events {
+            assert!(log.contains(e), "{scenario}: no {e} in the live log");
+        }
+        // The run directory checks again from the command line.
+        let check = crate::support::gcif_sim(&["check", out.to_str().unwrap()]);
+        assert!(
+            check.status.success(),
+            "{}",
+            String::from_utf8_lossy(&check.stdout)
+        );
+    }
+}

@@ -203,6 +203,9 @@ fn a_python_node_written_from_the_proto_joins_a_live_exchange() {
             vec!["OUT_OF_RANGE", "RESOURCE_EXHAUSTED"],
         ),
         ("register_unknown_ministry", vec!["PERMISSION_DENIED"]),
+        ("red_without_recipients", vec!["PERMISSION_DENIED"]),
+        ("reshare_without_id", vec!["INVALID_ARGUMENT"]),
+        ("reshare_unknown_message", vec!["NOT_FOUND"]),
     ];
     for (name, codes) in expected {
         let probe = sv.wait_for(WITHIN, &format!("probe {name}"), |l| {
