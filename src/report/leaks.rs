@@ -224,18 +224,26 @@ pub fn check(
         agreement: policy.name().to_string(),
         ..LeakReport::default()
     };
-    let mut seen: BTreeSet<(&MessageId, Ministry)> = BTreeSet::new();
+    // Each (message, recipient) counted once; a second, different record
+    // of the same copy is checked too.
+    let mut seen: BTreeMap<(&MessageId, Ministry), &Envelope> = BTreeMap::new();
     let mut messages: BTreeSet<&MessageId> = BTreeSet::new();
     for r in received {
         let id = &r.envelope.id;
-        if !seen.insert((id, r.to)) {
-            continue;
+        match seen.get(&(id, r.to)) {
+            Some(e) if **e == r.envelope => continue,
+            Some(_) => {}
+            None => {
+                seen.insert((id, r.to), &r.envelope);
+                if originals.contains_key(id) {
+                    report.receipts += 1;
+                }
+            }
         }
         let Some(original) = originals.get(id) else {
             report.unknown += 1;
             continue;
         };
-        report.receipts += 1;
         messages.insert(id);
         let leak = |field: Option<String>, rule: String| Leak {
             msg: id.clone(),
@@ -342,6 +350,48 @@ pub fn check(
             report.leaks.push(leak(Some(f.path.to_string()), rule));
         }
     }
+    // The log's `delivered` events are a record of receipt too (a live run
+    // logs them for nodes in other processes): each must be to someone the
+    // agreement lets have the message.
+    for e in events {
+        let EventBody::Delivered { msg, to, .. } = &e.body else {
+            continue;
+        };
+        if seen.contains_key(&(msg, *to)) {
+            continue;
+        }
+        let Some(original) = originals.get(msg) else {
+            continue;
+        };
+        let leak = |rule: String| Leak {
+            msg: msg.clone(),
+            to: *to,
+            field: None,
+            rule: format!("{rule} (delivered, says the log)"),
+        };
+        if *to == original.originator {
+            report
+                .leaks
+                .push(leak("a message never goes back to its originator".into()));
+            continue;
+        }
+        match allowed.get(msg) {
+            None => report.leaks.push(leak(
+                "the hub never accepted this message: nobody may receive it".into(),
+            )),
+            Some((may, why)) if !may.contains(to) => match passed.get(&(msg, *to)) {
+                Some(Ok(_)) => {}
+                Some(Err(reason)) => report.leaks.push(leak(reason.clone())),
+                None => report.leaks.push(leak(format!(
+                    "withheld by the agreement: {}",
+                    why.get(to)
+                        .cloned()
+                        .unwrap_or_else(|| format!("{to} is not a participant of the exchange"))
+                ))),
+            },
+            Some(_) => {}
+        }
+    }
     report.messages = messages.len();
     report
 }
@@ -387,7 +437,17 @@ pub fn check_dir(
         dir.display(),
         super::rundir::RECEIVED
     );
-    let received = super::rundir::read_received(&received_path, &run.messages)?;
+    let mut received = super::rundir::read_received(&received_path, &run.messages)?;
+    // The copies `messages.jsonl` lists are a record of what was received too.
+    for m in &run.messages {
+        for (&to, copy) in &m.copies {
+            received.push(super::rundir::Receipt {
+                to,
+                t: m.at_t,
+                envelope: copy.clone(),
+            });
+        }
+    }
     let policy = scenario
         .policy
         .clone()

@@ -302,3 +302,56 @@ fn the_readme_examples_are_valid() {
     ]);
     assert!(out.status.success(), "{}", text(&out));
 }
+
+#[test]
+fn the_leak_checker_reads_every_record_of_receipt() {
+    let dir = scratch("leak-records");
+    let out = gcif_sim(&[
+        "run",
+        &repo("simulations/forged-passports.yaml"),
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let messages = lines(&dir.join("messages.jsonl"));
+    let flags: Vec<String> = messages
+        .iter()
+        .filter(|m| {
+            m["envelope"]["kind"] == "document_flag" && m["envelope"]["originator"] != "MX-SEGOB"
+        })
+        .map(|m| m["msg"].as_str().unwrap().to_string())
+        .collect();
+    // The log says the observer got one flag…
+    let mut log = std::fs::read_to_string(dir.join("events.jsonl")).unwrap();
+    log += &format!(
+        "{}\n",
+        serde_json::json!({"t": 1, "event": "delivered", "msg": flags[0], "kind": "document_flag", "to": "MX-SEGOB", "latency_ms": 1})
+    );
+    std::fs::write(dir.join("events.jsonl"), log).unwrap();
+    // …and messages.jsonl lists its copy of another.
+    let edited: String = messages
+        .into_iter()
+        .map(|mut m| {
+            if m["msg"] == flags[1].as_str() {
+                let copy = m["envelope"].clone();
+                m["copies"] = serde_json::json!({ "MX-SEGOB": copy });
+            }
+            format!("{m}\n")
+        })
+        .collect();
+    std::fs::write(dir.join("messages.jsonl"), edited).unwrap();
+    let out = gcif_sim(&["check", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let t = text(&out);
+    assert!(
+        t.contains(&format!("{} to MX-SEGOB: withheld by the agreement: document flags go to full participants only; it is an observer (delivered, says the log)", flags[0])),
+        "{t}"
+    );
+    assert!(
+        t.contains(&format!(
+            "{} to MX-SEGOB: withheld by the agreement",
+            flags[1]
+        )),
+        "{t}"
+    );
+}
