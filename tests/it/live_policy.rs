@@ -174,6 +174,12 @@ fn an_agreement_file_rules_the_live_hub() {
         3,
         "{log}"
     );
+    // The hub's run directory passes the leak checker on who got what.
+    let check = crate::support::gcif_sim(&["check", dir.join("hub").to_str().unwrap()]);
+    let said = String::from_utf8_lossy(&check.stdout).into_owned()
+        + &String::from_utf8_lossy(&check.stderr);
+    assert!(check.status.success(), "{said}");
+    assert!(said.contains("deliveries the log alone records"), "{said}");
 }
 
 #[test]
