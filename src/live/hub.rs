@@ -197,13 +197,15 @@ fn write_run_dir(
         );
         plan.sort_by(|a, b| (a.at, &a.envelope.id).cmp(&(b.at, &b.envelope.id)));
     }
+    // The policy as it stands now: with the statuses the nodes registered in.
+    let policy = host.inspect(|h| h.policy().clone());
     write_session(
         dir,
         Session {
             process: "gcif-sim hub",
             name: "live-hub",
             title: &format!("Live hub on {}", opts.listen),
-            policy: &opts.policy,
+            policy: &policy,
             plan,
             received: Vec::new(),
         },

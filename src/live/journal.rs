@@ -159,10 +159,18 @@ pub fn write_session(
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let end = Duration::from_millis(events.iter().map(|e| e.t).max().unwrap_or(0))
         .max(Duration::from_secs(1));
+    // Each participant with its status, so the leak checker reads the
+    // directory under the rules the hub applied.
     let participants = session
         .policy
         .participants()
-        .map(|m| m.code())
+        .map(|m| {
+            let status = session
+                .policy
+                .member(m)
+                .map_or(crate::model::Status::Exercise, |x| x.status);
+            format!("{{ code: {m}, status: {} }}", status.name())
+        })
         .collect::<Vec<_>>()
         .join(", ");
     let agreement = dir.join(crate::report::rundir::AGREEMENT);
