@@ -267,14 +267,25 @@ fn validate(files: &[PathBuf]) -> ExitCode {
     let mut all_ok = true;
     for f in files {
         match scenario::load(f) {
-            Ok(s) => outln!(
-                "{}: ok ({} injects, {} faults, {} traffic streams, {} expectations)",
-                f.display(),
-                s.injects.len(),
-                s.faults.len(),
-                s.traffic.len(),
-                s.expect.len()
-            ),
+            Ok(s) => {
+                let mut extra = String::new();
+                if !s.reshares.is_empty() {
+                    extra += &format!(", {} reshares", s.reshares.len());
+                }
+                if !s.amendments.is_empty() {
+                    extra += &format!(", {} amendments", s.amendments.len());
+                }
+                outln!(
+                    "{}: ok ({} injects, {} faults, {} traffic streams, {} expectations{extra}; \
+                     agreement {})",
+                    f.display(),
+                    s.injects.len(),
+                    s.faults.len(),
+                    s.traffic.len(),
+                    s.expect.len(),
+                    s.policy.name()
+                )
+            }
             Err(e) => {
                 eprintln!("{e}");
                 all_ok = false;
