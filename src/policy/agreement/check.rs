@@ -61,7 +61,11 @@ impl Checker<'_> {
             return self.err(&raw.agreement, "the agreement's name is empty");
         }
         let mut roles: Vec<(String, String)> = Vec::new();
-        for (role, description) in &raw.roles.value.0 {
+        let declared: Vec<(&Spanned<String>, String)> = match &raw.roles.value {
+            RawRoles::Described(entries) => entries.0.iter().map(|(r, d)| (r, d.clone())).collect(),
+            RawRoles::Named(names) => names.iter().map(|r| (r, String::new())).collect(),
+        };
+        for (role, description) in declared {
             let r = role.value.trim();
             if r.is_empty() || r.contains(char::is_whitespace) {
                 return self.err(
@@ -72,7 +76,7 @@ impl Checker<'_> {
             if roles.iter().any(|(x, _)| x == r) {
                 return self.err(role, format!("role `{r}` is declared twice"));
             }
-            roles.push((r.to_string(), description.clone()));
+            roles.push((r.to_string(), description));
         }
         if roles.is_empty() {
             return self.err(
@@ -295,6 +299,35 @@ impl Ctx<'_> {
         match &s.value {
             RawSelector::Word(w) if matches!(w.as_str(), "everyone" | "all" | "anyone") => {
                 Ok(Selector::Everyone)
+            }
+            RawSelector::Words(words) => {
+                let mut roles = Vec::new();
+                let mut participants = Vec::new();
+                for w in words {
+                    match self.selector(&Spanned {
+                        value: RawSelector::Word(w.clone()),
+                        referenced: s.referenced,
+                        defined: s.defined,
+                    })? {
+                        Selector::Everyone => return Ok(Selector::Everyone),
+                        Selector::Some {
+                            roles: r,
+                            participants: p,
+                            ..
+                        } => {
+                            roles.extend(r);
+                            participants.extend(p);
+                        }
+                    }
+                }
+                if roles.is_empty() && participants.is_empty() {
+                    return self.checker.err(s, "an empty list selects nobody");
+                }
+                Ok(Selector::Some {
+                    roles,
+                    participants,
+                    except: Vec::new(),
+                })
             }
             RawSelector::Word(w) => {
                 // A bare role name or participant code.

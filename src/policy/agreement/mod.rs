@@ -356,7 +356,7 @@ impl Agreement {
 
 /// serde's wording for a value of the wrong shape, in the format's terms.
 fn friendly(message: String) -> String {
-    const SHAPES: [(&str, &str); 4] = [
+    const SHAPES: [(&str, &str); 5] = [
         (
             "untagged enum RawTest",
             "a test is a word, a list of words, a number, or a mapping of `in`, `not_in`, \
@@ -364,8 +364,12 @@ fn friendly(message: String) -> String {
         ),
         (
             "untagged enum RawSelector",
-            "say who: `everyone`, a role, a participant code, or a mapping of `role(s)`, \
-             `participant(s)`, `except`",
+            "say who: `everyone`, a role, a participant code, a list of roles and codes, or a \
+             mapping of `role(s)`, `participant(s)`, `except`",
+        ),
+        (
+            "untagged enum RawRoles",
+            "`roles` maps each role to what it means (`full: A signatory.`), or lists the names",
         ),
         (
             "untagged enum RawAction",

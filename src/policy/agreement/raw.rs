@@ -56,7 +56,7 @@ pub struct RawAgreement {
     pub title: Option<String>,
     #[serde(default)]
     pub description: Option<String>,
-    pub roles: Spanned<Entries<String>>,
+    pub roles: Spanned<RawRoles>,
     pub participants: Spanned<Vec<Spanned<RawParticipant>>>,
     #[serde(default)]
     pub keys: Option<Entries<Spanned<RawKey>>>,
@@ -87,11 +87,21 @@ pub struct RawKey {
     pub env: Option<String>,
 }
 
+/// Role names with what each means, or just the names.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawRoles {
+    Described(Entries<String>),
+    Named(Vec<Spanned<String>>),
+}
+
 /// `everyone`, or a mapping of `role`/`roles`, `participant`/`participants`, `except`.
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
 pub enum RawSelector {
     Word(String),
+    /// Role names and participant codes.
+    Words(Vec<String>),
     Some(RawSome),
 }
 
