@@ -443,3 +443,23 @@ fn handling_status_and_named_recipients() {
     };
     assert_eq!(recipients, [US_DHS]);
 }
+
+#[test]
+fn who_may_be_a_list_and_roles_just_names() {
+    let text = "agreement: lists\nroles: [full, observer]\nparticipants:\n  - { code: HN-SEDS, role: full }\n  \
+                - { code: GT-MINGOB, role: full }\n  - { code: MX-SEGOB, role: observer }\n  \
+                - { code: US-DHS, role: observer }\nshare:\n  - to: [full, MX-SEGOB]\n    reason: r\n";
+    let a = Arc::new(agreement(text).unwrap());
+    assert_eq!(
+        a.roles.iter().map(|r| r.0.as_str()).collect::<Vec<_>>(),
+        ["full", "observer"]
+    );
+    let policy = Policy::new(a, [HN_SEDS, GT_MINGOB, MX_SEGOB, US_DHS], Status::Test);
+    let e = envelope(HN_SEDS, Payload::CaravanAlert(CaravanAlert::default()));
+    assert!(matches!(
+        policy.route(&e, &[]),
+        Routing::Accepted { recipients, .. } if recipients == [GT_MINGOB, MX_SEGOB]
+    ));
+    let e = agreement(&text.replace("[full, MX-SEGOB]", "[full, PA-NOBODY]")).unwrap_err();
+    assert!(e.contains("neither `everyone`, a role"), "{e}");
+}
