@@ -108,14 +108,17 @@ pub enum Action {
     /// Send a message improvised on the form: `message` is an inject in the
     /// scenario's keys (YAML or JSON), sent by `from`.
     Inject {
+        #[serde(deserialize_with = "crate::model::known_ministry")]
         from: Ministry,
         message: String,
     },
     /// Cut a ministry's link to the hub, or heal it.
     Cut {
+        #[serde(deserialize_with = "crate::model::known_ministry")]
         ministry: Ministry,
     },
     Heal {
+        #[serde(deserialize_with = "crate::model::known_ministry")]
         ministry: Ministry,
     },
 }
@@ -279,10 +282,12 @@ fn sse(e: &Event) -> SseEvent {
     SseEvent::default().data(serde_json::to_string(e).unwrap_or_default())
 }
 
+/// `?for=CODE`: a code looked up among the participants, never declared
+/// (a request cannot grow the process's code registry).
 #[derive(Deserialize)]
 struct For {
     #[serde(rename = "for")]
-    to: Option<Ministry>,
+    to: Option<String>,
 }
 
 async fn message(
@@ -290,7 +295,12 @@ async fn message(
     Path(id): Path<String>,
     Query(f): Query<For>,
 ) -> Response {
-    match c.content.message(&id, f.to) {
+    let to = match f.to.as_deref().map(str::parse::<Ministry>) {
+        None => None,
+        Some(Ok(m)) => Some(m),
+        Some(Err(e)) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+    };
+    match c.content.message(&id, to) {
         Some(env) => axum::Json(env).into_response(),
         None => (StatusCode::NOT_FOUND, format!("no message {id}")).into_response(),
     }

@@ -203,6 +203,14 @@ impl<'de> Deserialize<'de> for Ministry {
     }
 }
 
+/// Deserializes a participant code already declared, for input from the
+/// network (`#[serde(deserialize_with = "known_ministry")]`): unlike
+/// `Ministry`'s own `Deserialize`, it never declares a new code.
+pub fn known_ministry<'de, D: Deserializer<'de>>(d: D) -> Result<Ministry, D::Error> {
+    let s = String::deserialize(d)?;
+    s.parse().map_err(serde::de::Error::custom)
+}
+
 /// A name that is not a declared participant code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown ministry `{0}` (expected one of {list})", list = known_list())]
