@@ -106,6 +106,10 @@ pub enum Command {
     /// other participants; prints each answer (exit 0 all passed on, 1 any
     /// refused, 2 bad input or unreachable hub).
     Reshare(live::ReshareArgs),
+    /// The tamper-evident audit trail a hub keeps in its `--data` directory:
+    /// `audit verify DIR` checks its hash chain, `audit show DIR [--message ID]`
+    /// prints it.
+    Audit(audit::AuditArgs),
     /// The leak checker on a run directory: re-derives from the agreement and
     /// what each recipient received that nobody got a message or a field
     /// value the agreement forbids it. Exit 0 clean, 1 leaks found, 2 bad input.
@@ -196,6 +200,7 @@ macro_rules! outln {
 /// Exit code for bad input.
 const BAD_INPUT: u8 = 2;
 
+mod audit;
 mod policy;
 
 /// Runs the parsed command.
@@ -250,6 +255,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::Replay(args) => live::replay(args),
         Command::Policy(args) => policy::policy(args),
         Command::Reshare(args) => live::reshare(args),
+        Command::Audit(args) => audit::audit(args),
         Command::Check {
             run_dir,
             keys,

@@ -21,6 +21,7 @@
 //!   report (after-action review, message-flow diagram, service measures) and
 //!   the comparison of two runs.
 
+pub mod audit;
 pub mod config;
 pub mod console;
 pub mod events;

@@ -36,6 +36,11 @@ pub struct HubArgs {
     /// standard output.
     #[arg(long, conflicts_with = "out")]
     events: Option<PathBuf>,
+    /// The hub's data directory: it keeps the tamper-evident audit trail of
+    /// every decision here (`audit.jsonl`, `audit.checkpoints`; see `gcif-sim
+    /// audit`), continued after a restart.
+    #[arg(long)]
+    data: Option<PathBuf>,
     /// A fixed delivery address, as CODE=URL (e.g.
     /// HN-SEDS=http://127.0.0.1:50052). Repeatable. Other participants join
     /// by registering (`gcif-sim node` does).
@@ -212,6 +217,7 @@ pub fn hub(args: HubArgs) -> ExitCode {
         dashboard: args.dashboard,
         out: args.out,
         events: args.events,
+        data: args.data,
         ministries: fixed,
         policy,
         rpc: Default::default(),

@@ -35,6 +35,9 @@ pub struct HubOptions {
     /// The live log alone, without a run directory; standard output if
     /// neither this nor `out` is given.
     pub events: Option<PathBuf>,
+    /// The hub's data directory: its audit trail (`audit.jsonl`,
+    /// `audit.checkpoints`), continued across restarts.
+    pub data: Option<PathBuf>,
     /// Fixed delivery addresses; other participants register.
     pub ministries: BTreeMap<Ministry, Address>,
     /// The agreement among the participants (who takes part, with which
@@ -79,6 +82,13 @@ pub async fn run(
     let mut also: Vec<Arc<dyn EventSink>> = vec![metrics.clone()];
     if opts.dashboard.is_some() {
         also.push(feed.clone());
+    }
+    let audit = match &opts.data {
+        Some(dir) => Some(Arc::new(crate::audit::AuditLog::open(dir)?)),
+        None => None,
+    };
+    if let Some(a) = &audit {
+        also.push(a.clone());
     }
     let (clock, log) = clock_and_log(journal.as_ref(), Arc::new(crate::events::FanOut::new(also)));
     let host = Arc::new(super::hub_host(
@@ -163,6 +173,10 @@ pub async fn run(
     for h in [http, console].into_iter().flatten() {
         // An open console page holds its event stream: do not wait for it.
         let _ = tokio::time::timeout(super::GRACE, h).await;
+    }
+    if let Some(a) = &audit {
+        a.checkpoint()
+            .with_context(|| format!("cannot write the audit trail in {}", a.dir().display()))?;
     }
     if let Some(j) = journal {
         j.finish()

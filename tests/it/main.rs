@@ -10,6 +10,7 @@ mod console;
 mod determinism;
 mod faults;
 mod live;
+mod live_audit;
 mod live_policy;
 mod live_procs;
 mod msel;
