@@ -6,8 +6,10 @@
 mod envelope;
 mod headline;
 mod ministry;
+mod validate;
 mod vocabulary;
 
 pub use envelope::*;
 pub use ministry::*;
+pub use validate::is_country_code;
 pub use vocabulary::UnknownWord;
