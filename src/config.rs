@@ -10,6 +10,8 @@
 //! | [`Backoff`] | 1 s doubling to 30 s | after a failed transmission, per peer |
 //! | [`MAX_ENVELOPE_BYTES`] | 1 MiB | largest envelope the hub accepts (encoded) |
 //! | [`MAX_RPC_BYTES`] | 4 MiB | largest request any server decodes |
+//! | [`MAX_CALLS_PER_CONNECTION`] | 32 | calls one connection has handled at once |
+//! | [`MAX_STREAMS_PER_CONNECTION`] | 64 | HTTP/2 streams one connection may open |
 
 use std::time::Duration;
 
@@ -27,6 +29,17 @@ pub const MAX_ENVELOPE_BYTES: usize = 1 << 20;
 /// (gRPC's customary default, set explicitly). Larger is refused by the
 /// server before any handler runs.
 pub const MAX_RPC_BYTES: usize = 4 << 20;
+
+/// The calls one client connection has in a server's handlers at once; more
+/// wait their turn, so a node flooding the hub on its connection slows
+/// itself, not the others (each has its own). Twice the hub's delivery
+/// window and four times a node's publish window: well-behaved peers never
+/// meet it.
+pub const MAX_CALLS_PER_CONNECTION: usize = 32;
+
+/// HTTP/2 streams one client connection may have open at once on a server;
+/// beyond, the client must wait for a stream to close.
+pub const MAX_STREAMS_PER_CONNECTION: u32 = 64;
 
 /// Per-RPC deadline and connection set-up, for publishes and deliveries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

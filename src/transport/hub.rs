@@ -250,7 +250,10 @@ where
         dialer,
     })
     .max_decoding_message_size(MAX_RPC_BYTES);
-    let router = tonic::transport::Server::builder().add_service(service);
+    let router = tonic::transport::Server::builder()
+        .concurrency_limit_per_connection(crate::config::MAX_CALLS_PER_CONNECTION)
+        .max_concurrent_streams(crate::config::MAX_STREAMS_PER_CONNECTION)
+        .add_service(service);
     serve(router, "gcif.v1.Hub", incoming, shutdown).await
 }
 
