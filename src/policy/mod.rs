@@ -33,7 +33,7 @@ pub use agreement::{Agreement, AgreementError, Decision, Rule, Selector};
 use agreement::{Condition, Test, Word};
 use fields::{Action, Value};
 
-use crate::model::{Envelope, Handling, Kind, MessageType, Ministry, Status};
+use crate::model::{Envelope, Handling, Ministry, Status};
 
 /// A participant the policy keeps a message from, and why.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -588,29 +588,6 @@ impl Policy {
             ));
         }
         self.decide(env, to, member)
-    }
-
-    /// Whether `kind` messages can reach `m` at all under the share rules
-    /// (for explanations).
-    pub fn kinds_for(&self, m: Ministry) -> Vec<Kind> {
-        let Some(member) = self.members.get(&m) else {
-            return Vec::new();
-        };
-        Kind::ALL
-            .into_iter()
-            .filter(|&k| {
-                self.rules.iter().any(|r| {
-                    r.covers_kind(k)
-                        && r.decision == Decision::Share
-                        && r.who.selects(m, &member.role)
-                })
-            })
-            .collect()
-    }
-
-    /// Whether `env` is an UPDATE or CANCEL.
-    pub fn is_followup(env: &Envelope) -> bool {
-        env.message_type != MessageType::Alert
     }
 }
 

@@ -153,17 +153,23 @@ pub fn write_received(
     let mut file = std::fs::File::create(&path)
         .map(std::io::BufWriter::new)
         .map_err(|e| unreadable(&path, format!("cannot write: {e}")))?;
-    let originals: BTreeMap<&MessageId, &Envelope> =
-        sent.iter().map(|m| (&m.msg, &m.envelope)).collect();
+    // `sent` already holds each copy that differs from its message.
+    let copies: BTreeMap<&MessageId, &BTreeMap<Ministry, Envelope>> =
+        sent.iter().map(|m| (&m.msg, &m.copies)).collect();
     received
         .iter()
         .try_for_each(|r| {
             let id = &r.envelope.id;
+            let differs = match copies.get(id) {
+                Some(c) => c.contains_key(&r.to),
+                // A message the run did not send: only the copy says what it was.
+                None => true,
+            };
             let line = ReceiptLine {
                 to: r.to,
                 t: r.t,
                 msg: id.clone(),
-                copy: (originals.get(id) != Some(&&r.envelope)).then(|| r.envelope.clone()),
+                copy: differs.then(|| r.envelope.clone()),
             };
             serde_json::to_writer(&mut file, &line)?;
             file.write_all(b"\n")
