@@ -44,6 +44,7 @@ pub fn is_decision(body: &EventBody) -> bool {
         EventBody::Accepted { .. }
             | EventBody::Rejected { .. }
             | EventBody::RefusedRequest { .. }
+            | EventBody::IdentityRefused { .. }
             | EventBody::Delivered { .. }
             | EventBody::Duplicate { .. }
             | EventBody::Undeliverable { .. }

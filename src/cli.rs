@@ -110,6 +110,10 @@ pub enum Command {
     /// `audit verify DIR` checks its hash chain, `audit show DIR [--message ID]`
     /// prints it.
     Audit(audit::AuditArgs),
+    /// Certificates for the live path's mutual TLS: `certs init DIR` makes a
+    /// development authority and a certificate for the hub and for each
+    /// participant, for `--tls DIR`.
+    Certs(certs::CertsArgs),
     /// The leak checker on a run directory: re-derives from the agreement and
     /// what each recipient received that nobody got a message or a field
     /// value the agreement forbids it. Exit 0 clean, 1 leaks found, 2 bad input.
@@ -201,6 +205,7 @@ macro_rules! outln {
 const BAD_INPUT: u8 = 2;
 
 mod audit;
+mod certs;
 mod policy;
 
 /// Runs the parsed command.
@@ -256,6 +261,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::Policy(args) => policy::policy(args),
         Command::Reshare(args) => live::reshare(args),
         Command::Audit(args) => audit::audit(args),
+        Command::Certs(args) => certs::certs(args),
         Command::Check {
             run_dir,
             keys,

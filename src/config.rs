@@ -41,6 +41,10 @@ pub const MAX_CALLS_PER_CONNECTION: usize = 32;
 /// beyond, the client must wait for a stream to close.
 pub const MAX_STREAMS_PER_CONNECTION: u32 = 64;
 
+/// How long a TLS handshake may take before the connection is dropped, so
+/// a client that opens a socket and says nothing holds nothing for long.
+pub const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Per-RPC deadline and connection set-up, for publishes and deliveries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RpcConfig {

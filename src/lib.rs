@@ -22,6 +22,7 @@
 //!   the comparison of two runs.
 
 pub mod audit;
+pub mod certs;
 pub mod config;
 pub mod console;
 pub mod events;

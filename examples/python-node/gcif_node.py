@@ -11,6 +11,11 @@ It shows what a third-party node needs to join the exchange:
   same content) as the status table in the .proto says, until a receipt or a
   final error.
 
+With `--tls DIR` (the certificates `gcif-sim certs init DIR` made) it speaks
+mutual TLS both ways: it shows DIR/CODE.pem to the hub, trusts only
+DIR/ca.pem, and serves Ministry over TLS, asking every caller for a
+certificate (grpc.ssl_server_credentials with require_client_auth).
+
 The Python stubs are generated at start-up with grpc_tools.protoc into a
 temporary directory, from the repository's proto/ directory (or --proto DIR),
 so no generated code is kept anywhere.
@@ -159,6 +164,13 @@ def parse_args(argv):
     p.add_argument("--probe", action="store_true",
                    help="once registered, send the hub deliberately bad requests and print "
                    "the status code of each")
+    p.add_argument("--tls", metavar="DIR", default=None,
+                   help="mutual TLS with the certificates `gcif-sim certs init DIR` made: show "
+                   "DIR/CODE.pem (and DIR/CODE.key), trust only DIR/ca.pem, serve Ministry over "
+                   "TLS asking the hub for its certificate")
+    p.add_argument("--cert", metavar="FILE", default=None,
+                   help="with --tls: show this certificate (its key is FILE with .key) instead "
+                   "of DIR/CODE.pem")
     p.add_argument("--exit-after-deliveries", type=positive_int, metavar="N", default=None,
                    help="exit 0 after N first deliveries (redeliveries do not count)")
     args = p.parse_args(argv)
@@ -169,6 +181,8 @@ def parse_args(argv):
     for item in args.publish_caravan:
         ids.extend(part.strip() for part in item.split(",") if part.strip())
     args.publish_caravan = ids
+    if args.cert and not args.tls:
+        p.error("--cert needs --tls DIR")
     if args.listen.rpartition(":")[0] == "" or not args.listen.rpartition(":")[2].isdigit():
         p.error("--listen wants HOST:PORT, e.g. 127.0.0.1:0")
     return args
@@ -246,6 +260,22 @@ class Backoff:
 
     def reset(self):
         self.current = self.first
+
+
+def read_tls(args):
+    """(ca, cert, key) as bytes, from `--tls DIR` (and `--cert FILE`)."""
+    cert_path = args.cert or os.path.join(args.tls, args.ministry + ".pem")
+    key_path = os.path.splitext(cert_path)[0] + ".key"
+    files = []
+    for path in (os.path.join(args.tls, "ca.pem"), cert_path, key_path):
+        try:
+            with open(path, "rb") as f:
+                files.append(f.read())
+        except OSError as e:
+            note("--tls: cannot read %s (%s); make the files with `gcif-sim certs init %s`"
+                 % (path, e.strerror, args.tls))
+            sys.exit(2)
+    return tuple(files)
 
 
 def code_name(error):
@@ -358,6 +388,7 @@ class Health:
 class Node:
     def __init__(self, grpc, pb, pb_grpc, args):
         self.grpc, self.pb, self.pb_grpc, self.args = grpc, pb, pb_grpc, args
+        self.tls = read_tls(args) if args.tls else None
         self.ministry = args.ministry
         # message_id -> (Envelope, [redacted field paths]): what this node keeps.
         self.inbox = {}
@@ -452,7 +483,15 @@ class Node:
         self.health = Health(grpc, ["", "gcif.v1.Ministry"])
         self.server.add_generic_rpc_handlers((self.health.handler(),))
         try:
-            port = self.server.add_insecure_port(self.args.listen)
+            if self.tls:
+                ca, cert, key = self.tls
+                # Only the hub delivers: ask every caller for a certificate of
+                # the same authority (the Rust nodes also check it is the hub's).
+                credentials = grpc.ssl_server_credentials(
+                    [(key, cert)], root_certificates=ca, require_client_auth=True)
+                port = self.server.add_secure_port(self.args.listen, credentials)
+            else:
+                port = self.server.add_insecure_port(self.args.listen)
         except RuntimeError as e:
             port, why = 0, str(e)
         else:
@@ -464,7 +503,8 @@ class Node:
         host = self.args.listen.rpartition(":")[0]
         if host in ("", "0.0.0.0", "::", "[::]", "*"):
             host = "127.0.0.1"
-        self.address = self.args.advertise or "http://%s:%d" % (host, port)
+        scheme = "https" if self.tls else "http"
+        self.address = self.args.advertise or "%s://%s:%d" % (scheme, host, port)
         emit({"event": "listening", "port": port, "address": self.address})
 
     # ----- the hub ---------------------------------------------------------
@@ -482,6 +522,11 @@ class Node:
         ]
         if is_loopback(target):
             options.append(("grpc.enable_http_proxy", 0))
+        if self.tls:
+            ca, cert, key = self.tls
+            credentials = grpc.ssl_channel_credentials(
+                root_certificates=ca, private_key=key, certificate_chain=cert)
+            return grpc.secure_channel(target, credentials, options=options)
         if secure:
             return grpc.secure_channel(target, grpc.ssl_channel_credentials(), options=options)
         return grpc.insecure_channel(target, options=options)
@@ -640,6 +685,21 @@ class Node:
                                      timeout=CALL_DEADLINE_S)),
             ("reshare_unknown_message", ["NOT_FOUND"],
              lambda hub: hub.Reshare(pb.ReshareRequest(message_id=own(7), by=self.ministry, to=other),
+                                     timeout=CALL_DEADLINE_S)),
+        ] + (self.identity_probes(publish, other, stamp) if self.tls else [])
+
+    def identity_probes(self, publish, other, stamp):
+        """With --tls: calls that speak for another ministry than our certificate's."""
+        pb = self.pb
+        return [
+            ("publish_as_another_ministry", ["PERMISSION_DENIED"],
+             publish(self.caravan_alert("%s-PROBE-%d" % (other, stamp), originator=other))),
+            ("register_as_another_ministry", ["PERMISSION_DENIED"],
+             lambda hub: hub.Register(pb.RegisterRequest(ministry=other, address=self.address),
+                                      timeout=CALL_DEADLINE_S)),
+            ("reshare_as_another_ministry", ["PERMISSION_DENIED"],
+             lambda hub: hub.Reshare(pb.ReshareRequest(message_id="%s-000001" % other, by=other,
+                                                       to=self.ministry),
                                      timeout=CALL_DEADLINE_S)),
         ]
 

@@ -61,6 +61,38 @@ pub struct HubArgs {
     /// otherwise when it registers: actual, exercise or test.
     #[arg(long, default_value = "exercise")]
     status: gcif_sim::model::Status,
+    #[command(flatten)]
+    tls: TlsArgs,
+}
+
+/// `--tls DIR` and `--cert FILE`, on every live command.
+#[derive(Debug, Clone, Args)]
+pub struct TlsArgs {
+    /// Mutual TLS with the certificates in DIR (made by `gcif-sim certs init
+    /// DIR`): this process shows DIR/<CODE>.pem (the hub: DIR/hub.pem), with
+    /// its .key, and trusts only DIR/ca.pem. A hub or node with --tls accepts
+    /// no connection without such a certificate, and takes each caller's
+    /// identity from it.
+    #[arg(long, value_name = "DIR")]
+    tls: Option<PathBuf>,
+    /// With --tls: show this certificate (its key is FILE with .key)
+    /// instead of DIR/<CODE>.pem.
+    #[arg(long, requires = "tls", value_name = "FILE")]
+    cert: Option<PathBuf>,
+}
+
+impl TlsArgs {
+    /// The TLS files of `name` (`hub` or a ministry code), if --tls.
+    fn load(&self, name: &str) -> anyhow::Result<Option<gcif_sim::transport::Tls>> {
+        match &self.tls {
+            None => Ok(None),
+            Some(dir) => Ok(Some(gcif_sim::transport::Tls::load(
+                dir,
+                name,
+                self.cert.as_deref(),
+            )?)),
+        }
+    }
 }
 
 /// `NAME=SECRET`.
@@ -129,6 +161,8 @@ pub struct NodeArgs {
     /// publishes of another.
     #[arg(long, default_value = "exercise")]
     status: gcif_sim::model::Status,
+    #[command(flatten)]
+    tls: TlsArgs,
 }
 
 /// A participant code, as a command line gives it (`CR-MSP`): well formed,
@@ -160,6 +194,8 @@ pub struct ReshareArgs {
     /// Print each answer as a JSON line.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    tls: TlsArgs,
 }
 
 /// `gcif-sim send`.
@@ -180,6 +216,8 @@ pub struct SendArgs {
     /// Print the receipt or refusal as JSON.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    tls: TlsArgs,
 }
 
 /// A runtime for a live process: two worker threads, on the wall clock.
@@ -211,6 +249,11 @@ pub fn hub(args: HubArgs) -> ExitCode {
         }
     }
     let participants: Vec<Ministry> = policy.participants().collect();
+    let tls = match args.tls.load(gcif_sim::certs::HUB) {
+        Ok(t) => t,
+        Err(e) => return failed(e),
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let opts = HubOptions {
         listen: args.listen,
         http: args.http,
@@ -222,6 +265,7 @@ pub fn hub(args: HubArgs) -> ExitCode {
         policy,
         rpc: Default::default(),
         delivery: Default::default(),
+        tls,
     };
     let result = runtime().and_then(|rt| {
         let _entered = rt.enter();
@@ -231,7 +275,7 @@ pub fn hub(args: HubArgs) -> ExitCode {
             |bound| {
                 eprintln!(
                     "gcif-sim hub: serving gcif.v1.Hub on {} for {}{}; nodes join with \
-                     `gcif-sim node --hub http://{}`; Ctrl-C stops",
+                     `gcif-sim node --hub {scheme}://{}`; Ctrl-C stops",
                     bound.grpc,
                     participants
                         .iter()
@@ -322,7 +366,12 @@ pub fn node(args: NodeArgs) -> ExitCode {
             }
         }
     };
+    let tls = match args.tls.load(me.code()) {
+        Ok(t) => t,
+        Err(e) => return failed(e),
+    };
     let opts = NodeOptions {
+        tls,
         ministry: args.ministry,
         hub: args.hub.clone(),
         listen: args.listen,
@@ -391,11 +440,15 @@ pub fn send(args: SendArgs) -> ExitCode {
         }
     };
     let quiet = args.json || !std::io::stderr().is_terminal();
+    let hub = match args.tls.load(args.sender.code()) {
+        Ok(tls) => gcif_sim::transport::Peer::at(&args.hub, Default::default(), tls.as_ref()),
+        Err(e) => return failed(e),
+    };
     let sent = match runtime() {
         Ok(rt) => rt.block_on(async {
             let stop = live::shutdown_signal();
             tokio::select! {
-                sent = live::send::send(&args.hub, &envelope, Default::default(), args.give_up, |attempt, error| {
+                sent = live::send::send(&hub, &envelope, args.give_up, |attempt, error| {
                     if !quiet || attempt == 1 {
                         eprintln!("gcif-sim send: hub {} did not answer ({error}); retrying", args.hub);
                     }
@@ -489,6 +542,10 @@ pub struct LiveArgs {
     /// With --live: serve the trainer's console here (e.g. 127.0.0.1:8080).
     #[arg(long, requires = "live")]
     pub dashboard: Option<std::net::SocketAddr>,
+    /// Mutual TLS between every host of the run, with the certificates in
+    /// DIR (`gcif-sim certs init DIR` for the scenario's agreement).
+    #[arg(long, requires = "live", value_name = "DIR")]
+    pub tls: Option<PathBuf>,
 }
 
 /// `gcif-sim replay`.
@@ -565,6 +622,7 @@ pub fn run_live(
         listen: args.listen,
         external: args.external.clone(),
         dashboard: args.dashboard,
+        tls: args.tls.clone(),
     };
     let say: live::play::Say = Arc::new(|line: &str| eprintln!("gcif-sim run --live: {line}"));
     let rt = runtime()?;
@@ -602,6 +660,10 @@ pub fn run_live(
 /// `--to`, 1 when it refused any, 2 for bad input or an unreachable hub.
 pub fn reshare(args: ReshareArgs) -> ExitCode {
     use gcif_sim::live::send::Passed;
+    let hub = match args.tls.load(args.by.code()) {
+        Ok(tls) => gcif_sim::transport::Peer::at(&args.hub, Default::default(), tls.as_ref()),
+        Err(e) => return failed(e),
+    };
     let rt = match runtime() {
         Ok(rt) => rt,
         Err(e) => return failed(e),
@@ -611,7 +673,7 @@ pub fn reshare(args: ReshareArgs) -> ExitCode {
         let passed = rt.block_on(async {
             let stop = live::shutdown_signal();
             tokio::select! {
-                p = live::send::reshare(&args.hub, &args.message_id, args.by, to, Default::default(), args.give_up, |attempt, error| {
+                p = live::send::reshare(&hub, &args.message_id, args.by, to, args.give_up, |attempt, error| {
                     if attempt == 1 {
                         eprintln!("gcif-sim reshare: hub {} did not answer ({error}); retrying", args.hub);
                     }

@@ -104,6 +104,18 @@ pub enum EventBody {
         from: String,
         reason: String,
     },
+    /// The hub refused a call because the connection's authenticated
+    /// identity (`caller`) may not speak for the ministry the call names
+    /// (`claimed`): a publish as another originator, a registration or a
+    /// reshare as another ministry. `call` is the RPC, `msg` the message id
+    /// it named (empty if none). The hub's records are left untouched.
+    IdentityRefused {
+        call: String,
+        caller: String,
+        claimed: String,
+        msg: String,
+        reason: String,
+    },
     /// A recipient refused a delivery for good (it answered with a final
     /// error status): the hub will not retry it.
     Undeliverable {

@@ -8,7 +8,7 @@ use tokio::sync::futures::Notified;
 use super::{Transmission, lock};
 use crate::events::{EventBody, Log};
 use crate::hub::{Delivery, Hub, PublishOutcome, Refusal};
-use crate::model::{Envelope, Host, Ministry, Timestamp};
+use crate::model::{Caller, Envelope, Host, Ministry, Timestamp};
 use crate::policy::Withheld;
 
 /// The hub's answer to an accepted publish, as the publisher is told it.
@@ -69,6 +69,29 @@ impl HubHost {
             from: from.to_string(),
             reason: reason.to_string(),
         });
+    }
+
+    /// Whether a call `call` (an RPC name) made by `caller` may speak for
+    /// `claimed` (about message `msg`, if any). A refusal is logged as
+    /// `identity_refused` and leaves the hub's records as they were, so a
+    /// forged publish cannot block the real originator's message.
+    pub fn authorise(
+        &self,
+        caller: &Caller,
+        claimed: Ministry,
+        call: &str,
+        msg: &str,
+    ) -> Result<(), String> {
+        caller.may_act_as(claimed).inspect_err(|reason| {
+            tracing::warn!(%caller, %claimed, call, msg, "identity refused");
+            self.log.record(EventBody::IdentityRefused {
+                call: call.to_string(),
+                caller: caller.to_string(),
+                claimed: claimed.code().to_string(),
+                msg: msg.to_string(),
+                reason: reason.clone(),
+            });
+        })
     }
 
     /// `ministry` renewed its registration at the same address: it is there,

@@ -186,6 +186,21 @@ impl NodeHost {
         self.wake.notify_one();
     }
 
+    /// Whether `caller` may deliver to this node: only the hub, or anyone
+    /// when nothing authenticates connections.
+    pub fn authorise_delivery(&self, caller: &crate::model::Caller) -> Result<(), String> {
+        match caller {
+            crate::model::Caller::Unverified | crate::model::Caller::Hub => Ok(()),
+            other => {
+                tracing::warn!(%other, to = %self.me, "delivery refused: not the hub");
+                Err(format!(
+                    "only the hub delivers to {}; the connection is authenticated as {other}",
+                    self.me
+                ))
+            }
+        }
+    }
+
     /// The hub delivers `envelope` (its `attempt`-th try), addressed to
     /// `recipient`. A delivery addressed to another ministry is refused with
     /// the reason, as malformed.

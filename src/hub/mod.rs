@@ -524,6 +524,15 @@ impl Hub {
         }
     }
 
+    /// Who sent message `id` (accepted or refused), if the hub was given it.
+    pub fn originator_of(&self, id: &MessageId) -> Option<Ministry> {
+        match self.records.get(id)? {
+            Record::Accepted { envelope, .. } | Record::Refused { envelope, .. } => {
+                Some(envelope.originator)
+            }
+        }
+    }
+
     /// The kind of accepted message `id`.
     pub fn kind_of(&self, id: &MessageId) -> Option<crate::model::Kind> {
         match self.records.get(id)? {

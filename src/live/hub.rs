@@ -45,6 +45,8 @@ pub struct HubOptions {
     pub policy: Policy,
     pub rpc: RpcConfig,
     pub delivery: DeliveryConfig,
+    /// Mutual TLS with the hub's certificate (`--tls DIR`).
+    pub tls: Option<crate::transport::Tls>,
 }
 
 /// Where the hub listens, once it does.
@@ -96,7 +98,7 @@ pub async fn run(
         opts.delivery,
         log.clone(),
     ));
-    let directory = super::fixed_directory(&opts.ministries, opts.rpc);
+    let directory = super::fixed_directory(&opts.ministries, opts.rpc, opts.tls.as_ref());
 
     let listener = TcpListener::bind(opts.listen)
         .await
@@ -155,10 +157,18 @@ pub async fn run(
             }
         })
     });
-    let served = super::serve_hub_host(host.clone(), directory, listener, clock, opts.rpc, async {
-        shutdown.await;
-        let _ = stop_tx.send(true);
-    });
+    let served = super::serve_hub_host(
+        host.clone(),
+        directory,
+        listener,
+        clock,
+        opts.rpc,
+        opts.tls.as_ref(),
+        async {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        },
+    );
     // In-flight calls get a few seconds to finish once shutdown begins.
     let result = tokio::select! {
         r = served => r.map_err(anyhow::Error::from),

@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod node;
 pub mod play;
 pub mod send;
+mod setup;
 pub mod steer;
 
 use std::collections::BTreeMap;
@@ -39,7 +40,7 @@ use crate::host::HubHost;
 use crate::hub::Hub;
 use crate::model::{Ministry, Timestamp};
 use crate::policy::Policy;
-use crate::transport::{self, Address, Peer, ServeError};
+use crate::transport::{self, Address, Peer, ServeError, Tls};
 
 /// The wall clock now, as a timestamp.
 pub fn wall_now() -> Timestamp {
@@ -126,6 +127,10 @@ pub struct HubConfig {
     pub policy: Policy,
     pub rpc: RpcConfig,
     pub delivery: DeliveryConfig,
+    /// Mutual TLS with the hub's certificate: no connection without a
+    /// certificate from the same authority, and each call's identity taken
+    /// from it.
+    pub tls: Option<Tls>,
 }
 
 /// Parses `CODE=URL` (e.g. `HN-SEDS=http://127.0.0.1:50052`).
@@ -151,8 +156,9 @@ pub async fn serve_hub(
     let clock = wall_clock();
     let log = Log::new(Arc::new(clock), sink);
     let host = Arc::new(hub_host(config.policy, config.delivery, log));
-    let directory = fixed_directory(&config.ministries, config.rpc);
-    serve_hub_host(host, directory, listener, clock, config.rpc, shutdown).await
+    let tls = config.tls.as_ref();
+    let directory = fixed_directory(&config.ministries, config.rpc, tls);
+    serve_hub_host(host, directory, listener, clock, config.rpc, tls, shutdown).await
 }
 
 /// A hub host whose recipients are all in other processes.
@@ -165,11 +171,12 @@ fn hub_host(policy: Policy, delivery: DeliveryConfig, log: Log) -> HubHost {
 fn fixed_directory(
     ministries: &BTreeMap<Ministry, Address>,
     rpc: RpcConfig,
+    tls: Option<&Tls>,
 ) -> transport::Directory {
     transport::Directory::fixed(
         ministries
             .iter()
-            .map(|(&m, address)| (m, address.to_string(), Peer::at(address, rpc))),
+            .map(|(&m, address)| (m, address.to_string(), Peer::at(address, rpc, tls))),
     )
 }
 
@@ -181,13 +188,17 @@ async fn serve_hub_host(
     listener: TcpListener,
     clock: TokioClock,
     rpc: RpcConfig,
+    tls: Option<&Tls>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
-    let dialer: transport::Dialer = Arc::new(move |_, address| Peer::at(address, rpc));
+    let client = tls.cloned();
+    let dialer: transport::Dialer =
+        Arc::new(move |_, address| Peer::at(address, rpc, client.as_ref()));
     let server = transport::serve_hub(
         host.clone(),
         directory.clone(),
         Some(dialer),
+        tls.cloned(),
         incoming(listener),
         shutdown,
     );

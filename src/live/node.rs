@@ -36,6 +36,10 @@ pub struct NodeOptions {
     pub status: crate::model::Status,
     pub rpc: RpcConfig,
     pub publish: PublishConfig,
+    /// Mutual TLS with this ministry's certificate (`--tls DIR`): the node
+    /// shows it to the hub, checks the hub's, and takes deliveries only
+    /// from the hub's.
+    pub tls: Option<transport::Tls>,
 }
 
 /// Drops every event: a node run without `--out` keeps no log.
@@ -45,8 +49,9 @@ impl EventSink for Discard {
     fn write(&self, _: crate::events::Event) {}
 }
 
-/// The address the hub should dial to reach a node listening on `bound`.
-pub fn reachable_at(bound: SocketAddr) -> Result<Address, String> {
+/// The address the hub should dial to reach a node listening on `bound`
+/// (`https://` with `tls`).
+pub fn reachable_at(bound: SocketAddr, tls: bool) -> Result<Address, String> {
     let host = if bound.ip().is_unspecified() {
         "127.0.0.1".to_string()
     } else {
@@ -55,7 +60,8 @@ pub fn reachable_at(bound: SocketAddr) -> Result<Address, String> {
             ip => ip.to_string(),
         }
     };
-    format!("http://{host}:{}", bound.port()).parse()
+    let scheme = if tls { "https" } else { "http" };
+    format!("{scheme}://{host}:{}", bound.port()).parse()
 }
 
 /// Runs the node until `shutdown`: `ready` is told the address it
@@ -87,13 +93,15 @@ pub async fn run(
         .with_context(|| format!("cannot listen on {}", opts.listen))?;
     let address = match &opts.advertise {
         Some(a) => a.clone(),
-        None => reachable_at(listener.local_addr()?).map_err(anyhow::Error::msg)?,
+        None => {
+            reachable_at(listener.local_addr()?, opts.tls.is_some()).map_err(anyhow::Error::msg)?
+        }
     };
     ready(&address);
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut loops = JoinSet::new();
-    let hub = Peer::at(&opts.hub, opts.rpc);
+    let hub = Peer::at(&opts.hub, opts.rpc, opts.tls.as_ref());
     loops.spawn(transport::node_publish_loop(
         host.clone(),
         clock,
@@ -108,6 +116,7 @@ pub async fn run(
     ));
     let served = transport::serve_node(
         host.clone(),
+        opts.tls.clone(),
         super::incoming(listener),
         super::stopped(stop_rx.clone()),
     );

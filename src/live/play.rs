@@ -9,13 +9,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::task::{AbortHandle, JoinSet};
-use tokio::time::Instant;
 
 use super::clock::Controlled;
 use super::links::{Links, Reach};
+use super::setup::{certificates, ports, wait_for_externals};
 use crate::events::{Clock, EventBody, EventSink, FaultKind, Log};
 use crate::host::{HubHost, NodeHost};
 use crate::hub::Hub;
@@ -24,7 +23,7 @@ use crate::node::Node;
 use crate::plan::{self, Planned};
 use crate::scenario::{Fault, FaultAction, Scenario};
 use crate::sim::Played;
-use crate::transport::{self, Address, Directory, Peer};
+use crate::transport::{self, Address, Directory, Peer, Tls};
 
 /// How a live run is played.
 #[derive(Debug, Clone)]
@@ -39,6 +38,9 @@ pub struct LiveOptions {
     pub external: Vec<Ministry>,
     /// Serve the trainer's console here.
     pub dashboard: Option<SocketAddr>,
+    /// Mutual TLS between every host of the run, with the certificates
+    /// `gcif-sim certs init DIR` made (the hub's and each participant's).
+    pub tls: Option<std::path::PathBuf>,
 }
 
 /// What a live run tells the person running it, as it goes.
@@ -59,6 +61,8 @@ pub(super) struct World {
     addrs: BTreeMap<Host, SocketAddr>,
     /// Where the hub is, the run's own or not.
     hub_addr: SocketAddr,
+    /// Each host's certificate, with `--tls`.
+    tls: BTreeMap<Host, Tls>,
 }
 
 impl World {
@@ -82,8 +86,8 @@ impl World {
         log: &Log,
         clock: Controlled,
         directory: Directory,
-        addrs: BTreeMap<Host, SocketAddr>,
-        hub_addr: SocketAddr,
+        (addrs, hub_addr): (BTreeMap<Host, SocketAddr>, SocketAddr),
+        tls: BTreeMap<Host, Tls>,
     ) -> World {
         let hub = opts.hub.is_none().then(|| {
             let policy = scenario.policy.clone();
@@ -119,6 +123,7 @@ impl World {
                 .collect(),
             addrs,
             hub_addr,
+            tls,
         }
     }
 
@@ -153,6 +158,7 @@ impl World {
                 async move { links.dial(from, to, addr).await }
             },
             self.rpc,
+            self.tls.get(&from),
         )
     }
 
@@ -171,12 +177,13 @@ impl World {
                     let dialer: transport::Dialer =
                         Arc::new(move |m, address| match socket_addr(address) {
                             Some(a) => links.peer(Host::Hub, Host::Node(m), a),
-                            None => Peer::at(address, links.rpc),
+                            None => Peer::at(address, links.rpc, links.tls.get(&Host::Hub)),
                         });
                     inner.spawn(log_stop(transport::serve_hub(
                         hub.clone(),
                         world.directory.clone(),
                         Some(dialer),
+                        world.tls.get(&Host::Hub).cloned(),
                         incoming,
                         std::future::pending(),
                     )));
@@ -186,6 +193,7 @@ impl World {
                     let node = world.nodes[&m].clone();
                     inner.spawn(log_stop(transport::serve_node(
                         node.clone(),
+                        world.tls.get(&host).cloned(),
                         incoming,
                         std::future::pending(),
                     )));
@@ -242,7 +250,7 @@ fn socket_addr(address: &Address) -> Option<SocketAddr> {
 }
 
 /// Binds `addr` again (after a crash the old socket may linger a moment).
-async fn bind_again(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+pub(super) async fn bind_again(addr: SocketAddr) -> anyhow::Result<TcpListener> {
     let mut last = None;
     for _ in 0..50 {
         match TcpListener::bind(addr).await {
@@ -288,17 +296,30 @@ pub async fn play(
     }
     let (mut traffic_rng, _) = plan::streams(seed);
     let plan = plan::plan(scenario, &mut traffic_rng);
+    let tls = certificates(scenario, opts)?;
     let (addrs, hub_addr) = ports(scenario, opts).await?;
     let directory = Directory::fixed(addrs.iter().filter_map(|(h, a)| match h {
         Host::Node(m) => Some((
             *m,
             format!("http://{a}"),
-            Peer::at(&format!("http://{a}").parse().ok()?, scenario.rpc),
+            Peer::at(
+                &format!("http://{a}").parse().ok()?,
+                scenario.rpc,
+                tls.get(&Host::Hub),
+            ),
         )),
         Host::Hub => None,
     }));
     if opts.hub.is_none() && !opts.external.is_empty() {
-        wait_for_externals(&directory, &opts.external, hub_addr, &say, scenario).await?;
+        wait_for_externals(
+            &directory,
+            &opts.external,
+            hub_addr,
+            &say,
+            scenario,
+            tls.get(&Host::Hub),
+        )
+        .await?;
     }
     if opts.hub.is_some() {
         let ahead = scenario
@@ -343,8 +364,8 @@ pub async fn play(
         &log,
         clock.clone(),
         directory,
-        addrs,
-        hub_addr,
+        (addrs, hub_addr),
+        tls,
     );
     let hosts = Arc::new(tokio::sync::Mutex::new(
         world.start_all(&opts.external).await?,
@@ -409,33 +430,6 @@ pub async fn play(
         received,
         end,
     })
-}
-
-/// A port for every host the run runs, kept for the whole run; and where
-/// the hub is.
-async fn ports(
-    scenario: &Scenario,
-    opts: &LiveOptions,
-) -> anyhow::Result<(BTreeMap<Host, SocketAddr>, SocketAddr)> {
-    let mut addrs = BTreeMap::new();
-    let hub_addr = match &opts.hub {
-        Some(url) => resolve(url).await?,
-        None => {
-            let l = TcpListener::bind(opts.listen)
-                .await
-                .with_context(|| format!("cannot listen on {}", opts.listen))?;
-            let a = l.local_addr()?;
-            addrs.insert(Host::Hub, a);
-            a
-        }
-    };
-    for &m in &scenario.participants {
-        if !opts.external.contains(&m) {
-            let l = TcpListener::bind("127.0.0.1:0").await?;
-            addrs.insert(Host::Node(m), l.local_addr()?);
-        }
-    }
-    Ok((addrs, hub_addr))
 }
 
 /// Tells the person running it what the run is about to do.
@@ -603,73 +597,6 @@ impl Tracker<'_> {
 
 fn codes(ms: &[Ministry]) -> String {
     ms.iter().map(|m| m.code()).collect::<Vec<_>>().join(", ")
-}
-
-/// The socket address of a hub URL, looked up.
-async fn resolve(url: &Address) -> anyhow::Result<SocketAddr> {
-    tokio::net::lookup_host(url.authority())
-        .await
-        .with_context(|| format!("cannot resolve {url}"))?
-        .next()
-        .with_context(|| format!("{url} resolves to no address"))
-}
-
-/// The run's own hub, up for registrations only, until every external
-/// node has registered; says what to start, and repeats it while waiting.
-async fn wait_for_externals(
-    directory: &Directory,
-    external: &[Ministry],
-    hub_addr: SocketAddr,
-    say: &Say,
-    scenario: &Scenario,
-) -> anyhow::Result<()> {
-    let log = Log::new(
-        Arc::new(super::wall_clock()),
-        Arc::new(crate::events::Recorder::new()),
-    );
-    let policy = scenario.policy.clone();
-    let host = Arc::new(HubHost::new(Hub::new(policy, scenario.delivery), log));
-    let listener = bind_again(hub_addr).await?;
-    let rpc = scenario.rpc;
-    let dialer: transport::Dialer = Arc::new(move |_, a| Peer::at(a, rpc));
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let server = tokio::spawn(transport::serve_hub(
-        host,
-        directory.clone(),
-        Some(dialer),
-        super::incoming(listener),
-        super::stopped(stop_rx),
-    ));
-    let joined = |d: &Directory| {
-        let nodes = d.nodes();
-        external
-            .iter()
-            .filter(|m| !nodes.iter().any(|(n, _, live)| n == *m && *live))
-            .copied()
-            .collect::<Vec<_>>()
-    };
-    let mut waiting = joined(directory);
-    let mut last_said = None::<Instant>;
-    while !waiting.is_empty() {
-        if last_said.is_none_or(|t| t.elapsed() > Duration::from_secs(15)) {
-            for m in &waiting {
-                say(&format!(
-                    "waiting for {m} to join: start its node, e.g. `gcif-sim node --ministry {m} \
-                     --hub http://{hub_addr}` (Ctrl-C gives up)"
-                ));
-            }
-            last_said = Some(Instant::now());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        let now_waiting = joined(directory);
-        for m in waiting.iter().filter(|m| !now_waiting.contains(m)) {
-            say(&format!("{m} joined"));
-        }
-        waiting = now_waiting;
-    }
-    let _ = stop_tx.send(true);
-    let _ = server.await;
-    Ok(())
 }
 
 /// Hands each planned message to its node (or, for an external node, to

@@ -3,10 +3,9 @@
 
 use std::time::Duration;
 
-use crate::config::RpcConfig;
 use crate::host::Transmission;
 use crate::model::Envelope;
-use crate::transport::{self, Address, Peer, Receipt};
+use crate::transport::{self, Peer, Receipt};
 
 /// How a send ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,22 +18,21 @@ pub enum Sent {
     GaveUp(String),
 }
 
-/// Publishes `envelope` to the hub at `hub`, retrying with backoff (250 ms
+/// Publishes `envelope` to `hub`, retrying with backoff (250 ms
 /// doubling to 10 s) until it answers or `give_up` has passed; `retrying` is
 /// told of each failed attempt.
 pub async fn send(
-    hub: &Address,
+    hub: &Peer,
     envelope: &Envelope,
-    rpc: RpcConfig,
     give_up: Option<Duration>,
     retrying: impl Fn(u32, &str),
 ) -> Sent {
-    let peer = Peer::at(hub, rpc);
+    let peer = hub;
     let started = tokio::time::Instant::now();
     let mut pause = Duration::from_millis(250);
     let mut attempt = 1;
     loop {
-        match transport::publish_once(&peer, envelope, attempt).await {
+        match transport::publish_once(peer, envelope, attempt).await {
             Transmission::Answered(receipt) => return Sent::Accepted(receipt),
             Transmission::Refused(reason) => return Sent::Refused(reason),
             Transmission::Failed(error) | Transmission::Erred(error) => {
@@ -65,23 +63,22 @@ pub enum Passed {
     GaveUp(String),
 }
 
-/// Asks the hub at `hub` to pass message `id` on from `by` to `to`,
+/// Asks `hub` to pass message `id` on from `by` to `to`,
 /// retrying as [`send`] does.
 pub async fn reshare(
-    hub: &Address,
+    hub: &Peer,
     id: &str,
     by: crate::model::Ministry,
     to: crate::model::Ministry,
-    rpc: RpcConfig,
     give_up: Option<Duration>,
     retrying: impl Fn(u32, &str),
 ) -> Passed {
-    let peer = Peer::at(hub, rpc);
+    let peer = hub;
     let started = tokio::time::Instant::now();
     let mut pause = Duration::from_millis(250);
     let mut attempt = 1;
     loop {
-        match transport::reshare_once(&peer, id, by, to).await {
+        match transport::reshare_once(peer, id, by, to).await {
             Transmission::Answered((duplicate, redacted)) => {
                 return Passed::Accepted {
                     duplicate,

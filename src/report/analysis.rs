@@ -301,6 +301,7 @@ impl Builder {
             }
             EventBody::Duplicate { .. }
             | EventBody::RefusedRequest { .. }
+            | EventBody::IdentityRefused { .. }
             | EventBody::Undeliverable { .. }
             | EventBody::Registered { .. }
             | EventBody::Started { .. }

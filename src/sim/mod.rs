@@ -147,6 +147,7 @@ impl World {
                 async move { net.connect(from, to).await }
             },
             self.rpc,
+            None,
         )
     }
 
@@ -173,6 +174,7 @@ impl World {
                         world.hub.clone(),
                         peers.clone(),
                         None,
+                        None,
                         incoming,
                         std::future::pending(),
                     );
@@ -182,7 +184,7 @@ impl World {
                 Host::Node(m) => {
                     let node = world.nodes[&m].clone();
                     let served =
-                        transport::serve_node(node.clone(), incoming, std::future::pending());
+                        transport::serve_node(node.clone(), None, incoming, std::future::pending());
                     server.spawn(log_stop(served));
                     let hub = world.peer(Host::Node(m), Host::Hub);
                     transport::node_publish_loop(node, world.clock, hub).await;
@@ -436,5 +438,17 @@ async fn report_progress(origin: Instant, total: Duration, progress: Progress) {
     for i in 1..=100u32 {
         tokio::time::sleep_until(origin + total * i / 100).await;
         progress(total * i / 100, total);
+    }
+}
+
+/// A simulated connection carries its host's identity, as a certificate
+/// does on the live path with `--tls`: the hub's identity rules are
+/// checked in every simulated run.
+impl transport::Identified for crate::simnet::SimStream {
+    fn caller(&self) -> crate::model::Caller {
+        match self.peer() {
+            Host::Hub => crate::model::Caller::Hub,
+            Host::Node(m) => crate::model::Caller::Ministry(m),
+        }
     }
 }

@@ -11,14 +11,14 @@ use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
 use super::{
-    Address, Channels, Directory, Peer, Registered, ServeError, decode_publish, serve,
-    transmission, wait_for_work,
+    Address, Channels, Directory, Identified, Peer, Registered, ServeError, Tls, decode_publish,
+    serve, server, transmission, wait_for_work,
 };
 use crate::config::MAX_RPC_BYTES;
 use crate::events::Timer;
 use crate::host::{Acked, HubHost, Transmission, lock};
 use crate::hub::{Refusal, Standing, Tracked};
-use crate::model::Ministry;
+use crate::model::{Caller, Ministry};
 use crate::wire::{self, hub_server::HubServer, ministry_client::MinistryClient};
 
 /// How the hub dials a node that registered its address.
@@ -30,6 +30,8 @@ struct HubService {
     directory: Directory,
     /// `None`: the hub's addresses are fixed; registrations are refused.
     dialer: Option<Dialer>,
+    /// Whether callers are authenticated by certificate.
+    tls: bool,
 }
 
 #[tonic::async_trait]
@@ -38,11 +40,15 @@ impl wire::hub_server::Hub for HubService {
         &self,
         request: Request<wire::PublishRequest>,
     ) -> Result<Response<wire::PublishReceipt>, Status> {
+        let caller = super::tls::caller_of(&request, self.tls);
         let request = request.into_inner();
         let envelope = decode_publish(request.envelope).map_err(|(id, from, status)| {
             self.host.on_refused_request(&id, &from, status.message());
             status
         })?;
+        self.host
+            .authorise(&caller, envelope.originator, "Publish", &envelope.id.0)
+            .map_err(Status::permission_denied)?;
         let id = envelope.id.0.clone();
         match self.host.on_publish(envelope, request.attempt) {
             Ok(receipt) => Ok(Response::new(wire::PublishReceipt {
@@ -74,11 +80,28 @@ impl wire::hub_server::Hub for HubService {
         request: Request<wire::TrackRequest>,
     ) -> Result<Response<wire::TrackReply>, Status> {
         use wire::recipient_state::State;
+        let caller = super::tls::caller_of(&request, self.tls);
         let id = request.into_inner().message_id;
-        let tracked = self
+        let mid = crate::model::MessageId(id.clone());
+        let (tracked, originator) = self
             .host
-            .inspect(|h| h.track(&crate::model::MessageId(id.clone())))
+            .inspect(|h| h.track(&mid).zip(h.originator_of(&mid)))
             .ok_or_else(|| Status::not_found(format!("the hub has never been given {id}")))?;
+        // Who received a message is itself shared information: with
+        // identities, only its originator and its recipients may ask.
+        if let Caller::Ministry(m) = &caller
+            && *m != originator
+            && !matches!(&tracked, Tracked::Accepted(s) if s.iter().any(|(r, _)| r == m))
+        {
+            return Err(Status::permission_denied(format!(
+                "{m} neither sent nor received {id}: only they may track it"
+            )));
+        }
+        if matches!(caller, Caller::Hub | Caller::Stranger(_)) {
+            self.host
+                .authorise(&caller, originator, "Track", &id)
+                .map_err(Status::permission_denied)?;
+        }
         let reply = match tracked {
             Tracked::Refused(why) => wire::TrackReply {
                 message_id: id,
@@ -122,6 +145,7 @@ impl wire::hub_server::Hub for HubService {
         &self,
         request: Request<wire::ReshareRequest>,
     ) -> Result<Response<wire::ReshareReply>, Status> {
+        let caller = super::tls::caller_of(&request, self.tls);
         let r = request.into_inner();
         let code = |field: &str, c: &str| -> Result<Ministry, Status> {
             if c.trim().is_empty() {
@@ -135,6 +159,9 @@ impl wire::hub_server::Hub for HubService {
             return Err(Status::invalid_argument("message_id is empty"));
         }
         let (by, to) = (code("by", &r.by)?, code("to", &r.to)?);
+        self.host
+            .authorise(&caller, by, "Reshare", r.message_id.trim())
+            .map_err(Status::permission_denied)?;
         let id = crate::model::MessageId(r.message_id.trim().to_string());
         match self.host.on_reshare(&id, by, to) {
             Ok((duplicate, redacted)) => {
@@ -168,6 +195,7 @@ impl wire::hub_server::Hub for HubService {
         &self,
         request: Request<wire::RegisterRequest>,
     ) -> Result<Response<wire::RegisterReply>, Status> {
+        let caller = super::tls::caller_of(&request, self.tls);
         let request = request.into_inner();
         let Some(dialer) = &self.dialer else {
             return Err(Status::failed_precondition(
@@ -179,6 +207,9 @@ impl wire::hub_server::Hub for HubService {
             .trim()
             .parse()
             .map_err(|e| Status::permission_denied(format!("{e}")))?;
+        self.host
+            .authorise(&caller, ministry, "Register", "")
+            .map_err(Status::permission_denied)?;
         let participant = self
             .host
             .inspect(|h| h.policy().participants().any(|m| m == ministry));
@@ -237,23 +268,22 @@ pub async fn serve_hub<I, S>(
     host: Arc<HubHost>,
     directory: Directory,
     dialer: Option<Dialer>,
+    tls: Option<Tls>,
     incoming: I,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError>
 where
     I: Stream<Item = io::Result<S>> + Send + 'static,
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: AsyncRead + AsyncWrite + Identified + Unpin + Send + 'static,
 {
     let service = HubServer::new(HubService {
         host,
         directory,
         dialer,
+        tls: tls.is_some(),
     })
     .max_decoding_message_size(MAX_RPC_BYTES);
-    let router = tonic::transport::Server::builder()
-        .concurrency_limit_per_connection(crate::config::MAX_CALLS_PER_CONNECTION)
-        .max_concurrent_streams(crate::config::MAX_STREAMS_PER_CONNECTION)
-        .add_service(service);
+    let router = server(tls.as_ref())?.add_service(service);
     serve(router, "gcif.v1.Hub", incoming, shutdown).await
 }
 

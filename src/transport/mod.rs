@@ -17,8 +17,10 @@
 
 mod hub;
 mod node;
+mod tls;
 
 pub use hub::{Dialer, hub_delivery_loop, serve_hub};
+pub use tls::{Identified, Tls, TlsError};
 
 pub use node::{
     Receipt, Registration, node_publish_loop, publish_once, register_loop, reshare_once,
@@ -149,8 +151,18 @@ fn decode_publish(
         .or_else(|e| refuse(Status::invalid_argument(e.to_string())))
 }
 
-/// A transport failure in a few words, for the event log.
+/// A transport failure in a few words, for the event log; a TLS failure
+/// (a certificate refused either way) says so, with rustls's reason.
 fn failure(status: &Status) -> String {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(status);
+    while let Some(e) = cause {
+        let text = e.to_string();
+        let lower = text.to_ascii_lowercase();
+        if lower.contains("certificate") || lower.contains("tls") || lower.contains("alert") {
+            return format!("TLS: {text}");
+        }
+        cause = e.source();
+    }
     match status.code() {
         Code::DeadlineExceeded => "no answer before the deadline".to_string(),
         Code::Unavailable => "peer unreachable".to_string(),
@@ -227,13 +239,19 @@ pub struct Peer {
 }
 
 impl Peer {
-    /// The peer at `address`, over TCP.
-    pub fn at(address: &Address, rpc: RpcConfig) -> Peer {
-        let endpoint = address
-            .0
-            .clone()
-            .timeout(rpc.timeout)
-            .connect_timeout(rpc.timeout);
+    /// The peer at `address`, over TCP; with `tls`, over mutual TLS
+    /// (whatever the address's scheme), its certificate checked against
+    /// the address's host.
+    pub fn at(address: &Address, rpc: RpcConfig, tls: Option<&Tls>) -> Peer {
+        let mut endpoint = address.0.clone();
+        if let Some(tls) = tls {
+            let authority = address.authority();
+            let host = address.0.uri().host().unwrap_or("localhost").to_string();
+            endpoint = Endpoint::from_shared(format!("https://{authority}"))
+                .and_then(|e| e.tls_config(tls.client(&host)))
+                .unwrap_or(endpoint);
+        }
+        let endpoint = endpoint.timeout(rpc.timeout).connect_timeout(rpc.timeout);
         Peer {
             dial: Arc::new(move || endpoint.connect_lazy()),
         }
@@ -241,15 +259,21 @@ impl Peer {
 
     /// The peer reached by `connect`, which opens a byte stream to it (a
     /// simulated link, say); refusing to connect is an `Err`.
-    pub fn over<F, Fut, S>(connect: F, rpc: RpcConfig) -> Peer
+    /// With `tls`, the stream carries mutual TLS and the peer's certificate
+    /// must name `localhost`.
+    pub fn over<F, Fut, S>(connect: F, rpc: RpcConfig, tls: Option<&Tls>) -> Peer
     where
         F: Fn() -> Fut + Send + Sync + Clone + 'static,
         Fut: Future<Output = io::Result<S>> + Send + 'static,
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let endpoint = Endpoint::from_static("http://gcif.sim")
-            .timeout(rpc.timeout)
-            .connect_timeout(rpc.timeout);
+        let endpoint = match tls {
+            None => Endpoint::from_static("http://gcif.sim"),
+            Some(tls) => Endpoint::from_static("https://localhost")
+                .tls_config(tls.client("localhost"))
+                .unwrap_or_else(|_| Endpoint::from_static("https://localhost")),
+        };
+        let endpoint = endpoint.timeout(rpc.timeout).connect_timeout(rpc.timeout);
         Peer {
             dial: Arc::new(move || {
                 let connect = connect.clone();
@@ -318,6 +342,20 @@ async fn sleep_until_opt(until: Option<Instant>) {
 #[error("the gRPC server stopped: {0}")]
 pub struct ServeError(String);
 
+/// A server with the limits every one of ours has (see `config`), and
+/// mutual TLS with `tls`.
+fn server(tls: Option<&Tls>) -> Result<tonic::transport::Server, ServeError> {
+    let builder = tonic::transport::Server::builder()
+        .concurrency_limit_per_connection(crate::config::MAX_CALLS_PER_CONNECTION)
+        .max_concurrent_streams(crate::config::MAX_STREAMS_PER_CONNECTION);
+    match tls {
+        None => Ok(builder),
+        Some(tls) => builder
+            .tls_config(tls.server())
+            .map_err(|e| ServeError(format!("TLS ({}): {e}", tls.cert_path.display()))),
+    }
+}
+
 /// Serves `router` (whose gRPC service is `name`) on the connections
 /// `incoming` yields until `shutdown`, with the standard health service
 /// (`name` and the whole server SERVING, NOT_SERVING once shutdown begins) and
@@ -330,7 +368,7 @@ async fn serve<I, S>(
 ) -> Result<(), ServeError>
 where
     I: Stream<Item = io::Result<S>> + Send + 'static,
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: AsyncRead + AsyncWrite + Identified + Unpin + Send + 'static,
 {
     use tonic_health::ServingStatus;
     let (reporter, health) = tonic_health::server::health_reporter();
@@ -496,10 +534,12 @@ impl Directory {
 /// An accepted connection of any byte stream, as tonic's server takes it.
 struct Conn<S>(S);
 
-impl<S> tonic::transport::server::Connected for Conn<S> {
-    type ConnectInfo = ();
+impl<S: Identified> tonic::transport::server::Connected for Conn<S> {
+    type ConnectInfo = crate::model::Caller;
 
-    fn connect_info(&self) {}
+    fn connect_info(&self) -> crate::model::Caller {
+        self.0.caller()
+    }
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Conn<S> {

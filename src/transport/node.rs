@@ -10,7 +10,10 @@ use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
-use super::{Address, Channels, Peer, ServeError, decode, serve, transmission, wait_for_work};
+use super::{
+    Address, Channels, Identified, Peer, ServeError, Tls, decode, serve, server, transmission,
+    wait_for_work,
+};
 use crate::config::MAX_RPC_BYTES;
 use crate::events::Timer;
 use crate::host::{NodeHost, Transmission, lock};
@@ -19,6 +22,8 @@ use crate::wire::{self, hub_client::HubClient, ministry_server::MinistryServer};
 /// The `gcif.v1.Ministry` service over a [`NodeHost`].
 struct MinistryService {
     host: Arc<NodeHost>,
+    /// Whether callers are authenticated by certificate.
+    tls: bool,
 }
 
 #[tonic::async_trait]
@@ -27,6 +32,10 @@ impl wire::ministry_server::Ministry for MinistryService {
         &self,
         request: Request<wire::Delivery>,
     ) -> Result<Response<wire::DeliveryAck>, Status> {
+        let caller = super::tls::caller_of(&request, self.tls);
+        self.host
+            .authorise_delivery(&caller)
+            .map_err(Status::permission_denied)?;
         let delivery = request.into_inner();
         let envelope = decode(delivery.envelope)?;
         let id = envelope.id.0.clone();
@@ -42,22 +51,24 @@ impl wire::ministry_server::Ministry for MinistryService {
 }
 
 /// Serves `gcif.v1.Ministry` for `host` on the connections `incoming`
-/// yields, until `shutdown` completes.
+/// yields, until `shutdown` completes; with `tls`, over mutual TLS, taking
+/// deliveries only from the hub's certificate.
 pub async fn serve_node<I, S>(
     host: Arc<NodeHost>,
+    tls: Option<Tls>,
     incoming: I,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError>
 where
     I: Stream<Item = io::Result<S>> + Send + 'static,
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: AsyncRead + AsyncWrite + Identified + Unpin + Send + 'static,
 {
-    let service =
-        MinistryServer::new(MinistryService { host }).max_decoding_message_size(MAX_RPC_BYTES);
-    let router = tonic::transport::Server::builder()
-        .concurrency_limit_per_connection(crate::config::MAX_CALLS_PER_CONNECTION)
-        .max_concurrent_streams(crate::config::MAX_STREAMS_PER_CONNECTION)
-        .add_service(service);
+    let service = MinistryServer::new(MinistryService {
+        host,
+        tls: tls.is_some(),
+    })
+    .max_decoding_message_size(MAX_RPC_BYTES);
+    let router = server(tls.as_ref())?.add_service(service);
     serve(router, "gcif.v1.Ministry", incoming, shutdown).await
 }
 

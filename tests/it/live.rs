@@ -112,6 +112,7 @@ async fn a_node_joins_with_the_proto_alone_and_gets_status_codes() {
         ministries,
         rpc: Default::default(),
         delivery: Default::default(),
+        tls: None,
     };
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let hub = tokio::spawn(gcif_sim::live::serve_hub(
@@ -274,6 +275,7 @@ async fn hub_with(
         ministries: BTreeMap::from([(m, endpoint)]),
         rpc: Default::default(),
         delivery: Default::default(),
+        tls: None,
     };
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(gcif_sim::live::serve_hub(

@@ -257,3 +257,114 @@ fn caravan_envelope(id: &str) -> gcif_sim::wire::Envelope {
     .expect("the example message reads");
     (&env).into()
 }
+
+#[test]
+fn a_python_node_speaks_mutual_tls_and_cannot_speak_for_another_ministry() {
+    let Some(py) = python() else {
+        return;
+    };
+    let dir = scratch("python-node-tls");
+    let certs = dir.join("certs");
+    let certs_arg = certs.to_str().unwrap();
+    let made = crate::support::gcif_sim(&["certs", "init", certs_arg]);
+    assert!(made.status.success(), "{made:?}");
+    let mut hub = Proc::gcif(
+        "hub",
+        &["hub", "--listen", "127.0.0.1:0", "--tls", certs_arg],
+    );
+    let addr = hub.wait_for(WITHIN, "the hub's address", |l| {
+        addr_after(l, "serving gcif.v1.Hub on ")
+    });
+    let url = format!("https://{addr}");
+    let mut gt = Proc::gcif(
+        "GT-MINGOB",
+        &[
+            "node",
+            "--ministry",
+            "GT-MINGOB",
+            "--hub",
+            &url,
+            "--json",
+            "--tls",
+            certs_arg,
+        ],
+    );
+    gt.wait_for(WITHIN, "its registration", |l| {
+        l.text.contains("registered with the hub").then_some(())
+    });
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/python-node/gcif_node.py"
+    );
+    let mut mx = Proc::start(
+        "python MX-SEGOB (TLS)",
+        &py,
+        &[
+            script,
+            "--ministry",
+            "MX-SEGOB",
+            "--hub",
+            &url,
+            "--tls",
+            certs_arg,
+            "--publish-caravan",
+            "MX-SEGOB-TLS-000001",
+            "--probe",
+        ],
+    );
+    let listening = mx.wait_for(WITHIN, "its address", |l| {
+        json(&l.text).filter(|v| v["event"] == "listening")
+    });
+    assert!(
+        listening["address"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://"),
+        "{listening}"
+    );
+    mx.wait_for(WITHIN, "its registration", |l| {
+        json(&l.text).filter(|v| v["event"] == "registered")
+    });
+    gt.wait_for(WITHIN, "the Python node's alert over TLS", |l| {
+        let v = json(&l.text)?;
+        (v["envelope"]["id"] == "MX-SEGOB-TLS-000001").then_some(())
+    });
+    // A delivery to it goes over TLS too: the hub's certificate, checked.
+    let send = crate::support::gcif_sim(&[
+        "send",
+        "--hub",
+        &url,
+        "--as",
+        "HN-SEDS",
+        "--tls",
+        certs_arg,
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/messages/caravan-alert.yaml"
+        ),
+    ]);
+    assert!(send.status.success(), "{send:?}");
+    mx.wait_for(WITHIN, "a delivery over TLS", |l| {
+        json(&l.text).filter(|v| v["event"] == "delivered" && v["from"] == "HN-SEDS")
+    });
+    for name in [
+        "publish_as_another_ministry",
+        "register_as_another_ministry",
+        "reshare_as_another_ministry",
+    ] {
+        let probe = mx.wait_for(WITHIN, &format!("probe {name}"), |l| {
+            json(&l.text).filter(|v| v["event"] == "probe" && v["name"] == name)
+        });
+        assert_eq!(probe["code"], "PERMISSION_DENIED", "{name}: {probe}");
+        assert!(
+            probe["reason"]
+                .as_str()
+                .unwrap()
+                .contains("authenticated as MX-SEGOB"),
+            "{probe}"
+        );
+    }
+    assert_eq!(mx.terminate(), 0, "{}", mx.transcript());
+    assert_eq!(gt.terminate(), 0);
+    assert_eq!(hub.terminate(), 0);
+}
