@@ -66,6 +66,40 @@ fn hash_of(body: &str) -> String {
     hex(&Sha256::digest(body.as_bytes()))
 }
 
+/// If `path` ends without a newline, in a line that is not `whole`, moves
+/// that line to `path.torn` (appended) and cuts it off; a whole last line
+/// only gets its newline. The bytes moved, if any.
+fn mend_torn_tail(path: &Path, whole: fn(&str) -> bool) -> io::Result<Option<usize>> {
+    let Ok(bytes) = std::fs::read(path) else {
+        return Ok(None);
+    };
+    if bytes.is_empty() || bytes.ends_with(b"\n") {
+        return Ok(None);
+    }
+    let start = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let tail = &bytes[start..];
+    let mut file = OpenOptions::new().write(true).open(path)?;
+    if std::str::from_utf8(tail).is_ok_and(whole) {
+        use std::io::Seek;
+        file.seek(io::SeekFrom::End(0))?;
+        file.write_all(b"\n")?;
+        file.sync_all()?;
+        return Ok(None);
+    }
+    let mut torn_name = path.as_os_str().to_owned();
+    torn_name.push(".torn");
+    let mut torn = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(PathBuf::from(torn_name))?;
+    torn.write_all(tail)?;
+    torn.write_all(b"\n")?;
+    torn.sync_all()?;
+    file.set_len(start as u64)?;
+    file.sync_all()?;
+    Ok(Some(tail.len()))
+}
+
 /// The line of entry `seq` after `prev` for `event`, with its hash.
 fn entry(seq: u64, prev: &str, event: &Event) -> (String, String) {
     let inner = serde_json::to_string(event).expect("an event serializes");
@@ -99,9 +133,11 @@ pub struct AuditLog {
 }
 
 impl AuditLog {
-    /// Opens (or creates) the audit trail in `dir`, continuing its chain:
-    /// the last entry must be whole (a torn last line, from a crash mid-write,
-    /// is an error to look at, not something to paper over).
+    /// Opens (or creates) the audit trail in `dir`, continuing its chain.
+    /// A torn last line (a crash mid-write: no newline at the end, and not a
+    /// whole entry) is moved to `audit.jsonl.torn` and the chain continues
+    /// from the last whole entry; any other line that is not an entry is an
+    /// error to look at.
     pub fn open(dir: &Path) -> Result<AuditLog, AuditError> {
         let err = |path: &Path, message: String| AuditError {
             path: path.display().to_string(),
@@ -109,6 +145,22 @@ impl AuditLog {
         };
         std::fs::create_dir_all(dir).map_err(|e| err(dir, format!("cannot create: {e}")))?;
         let path = dir.join(LOG);
+        for (p, whole) in [
+            (&path, (|l: &str| head(l).is_some()) as fn(&str) -> bool),
+            (&dir.join(CHECKPOINTS), |l: &str| {
+                serde_json::from_str::<serde_json::Value>(l).is_ok()
+            }),
+        ] {
+            if let Some(n) = mend_torn_tail(p, whole)
+                .map_err(|e| err(p, format!("cannot mend a torn last line: {e}")))?
+            {
+                tracing::warn!(
+                    file = %p.display(),
+                    bytes = n,
+                    "a torn last line (a crash mid-write) was moved to .torn"
+                );
+            }
+        }
         let (mut seq, mut last) = (0, GENESIS.to_string());
         if path.is_file() {
             let file = File::open(&path).map_err(|e| err(&path, format!("cannot read: {e}")))?;
@@ -401,6 +453,39 @@ mod tests {
             lines.iter().map(|l| format!("{l}\n")).collect::<String>(),
         )
         .unwrap();
+    }
+
+    #[test]
+    fn a_torn_last_line_is_moved_aside_and_the_chain_goes_on() {
+        let dir = trail("torn", 120);
+        // Entries after the last checkpoint (at 120, on shutdown) are lost
+        // to a crash; here the process died half-way through writing 121.
+        {
+            let log = AuditLog::open(&dir).unwrap();
+            log.write(event(121));
+        }
+        let mut all = lines(&dir);
+        let last = all.pop().unwrap();
+        let mut text: String = all.iter().map(|l| format!("{l}\n")).collect();
+        text.push_str(&last[..last.len() / 2]);
+        std::fs::write(dir.join(LOG), text).unwrap();
+        let log = AuditLog::open(&dir).expect("a torn last line does not stop the hub");
+        log.write(event(122));
+        log.checkpoint().unwrap();
+        let v = verify(&dir).unwrap();
+        assert_eq!(v.entries, 121);
+        let torn = std::fs::read_to_string(dir.join("audit.jsonl.torn")).unwrap();
+        assert_eq!(torn, format!("{}\n", &last[..last.len() / 2]));
+        // A last line that is whole but lacks its newline is kept.
+        let text = std::fs::read_to_string(dir.join(LOG)).unwrap();
+        std::fs::write(dir.join(LOG), text.trim_end()).unwrap();
+        drop(AuditLog::open(&dir).unwrap());
+        assert_eq!(verify(&dir).unwrap().entries, 121);
+        // Anything else that is not an entry is still refused.
+        let mut text = std::fs::read_to_string(dir.join(LOG)).unwrap();
+        text.insert_str(0, "garbage\n");
+        std::fs::write(dir.join(LOG), text).unwrap();
+        assert!(AuditLog::open(&dir).is_err());
     }
 
     #[test]

@@ -41,5 +41,6 @@ pub mod run;
 pub mod scenario;
 pub mod sim;
 pub mod simnet;
+pub mod store;
 pub mod transport;
 pub mod wire;

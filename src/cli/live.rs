@@ -36,8 +36,10 @@ pub struct HubArgs {
     /// standard output.
     #[arg(long, conflicts_with = "out")]
     events: Option<PathBuf>,
-    /// The hub's data directory: it keeps the tamper-evident audit trail of
-    /// every decision here (`audit.jsonl`, `audit.checkpoints`; see `gcif-sim
+    /// The hub's data directory: its durable journal (`hub.redb`: every
+    /// accepted message until acknowledged, synced before the hub answers a
+    /// publish, read back on restart) and the tamper-evident audit trail of
+    /// every decision (`audit.jsonl`, `audit.checkpoints`; see `gcif-sim
     /// audit`), continued after a restart.
     #[arg(long)]
     data: Option<PathBuf>,
@@ -153,6 +155,11 @@ pub struct NodeArgs {
     /// Write a run directory here (the node's own log) on shutdown.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// The node's data directory: it keeps what it processed and what it
+    /// has yet to publish in DIR/node.redb (synced before each
+    /// acknowledgement), so after a crash it processes nothing twice.
+    #[arg(long)]
+    data: Option<PathBuf>,
     /// Print each message received as a JSON line instead of a readable line.
     #[arg(long)]
     json: bool,
@@ -377,6 +384,7 @@ pub fn node(args: NodeArgs) -> ExitCode {
         listen: args.listen,
         advertise: args.advertise,
         out: args.out.clone(),
+        data: args.data.clone(),
         status: args.status,
         rpc: Default::default(),
         publish: Default::default(),

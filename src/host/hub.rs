@@ -38,6 +38,8 @@ pub struct HubHost {
     remote: BTreeSet<Ministry>,
     /// Fires when deliveries were queued or a delivery ended.
     wake: Notify,
+    /// The durable journal (`hub --data`), if any.
+    journal: Option<std::sync::Arc<crate::store::HubJournal>>,
 }
 
 impl HubHost {
@@ -48,6 +50,29 @@ impl HubHost {
             log,
             remote: BTreeSet::new(),
             wake: Notify::new(),
+            journal: None,
+        }
+    }
+
+    /// The same host, keeping every accepted message, every delivery's end
+    /// and every registration in `journal`.
+    pub fn with_journal(mut self, journal: std::sync::Arc<crate::store::HubJournal>) -> HubHost {
+        self.journal = Some(journal);
+        self
+    }
+
+    /// Resolves once everything decided so far is on disk (at once without
+    /// a journal): the hub answers a publish only then.
+    pub async fn synced(&self) -> Result<(), String> {
+        match &self.journal {
+            Some(j) => j.synced().await,
+            None => Ok(()),
+        }
+    }
+
+    fn keep(&self, hub: &Hub, id: &crate::model::MessageId) {
+        if let (Some(j), Some(kept)) = (&self.journal, hub.kept(id)) {
+            j.accepted(&kept);
         }
     }
 
@@ -108,6 +133,9 @@ impl HubHost {
 
     /// `ministry` registered its delivery address: deliveries to it resume now.
     pub fn on_registered(&self, ministry: Ministry, address: &str) {
+        if let Some(j) = &self.journal {
+            j.registered(ministry, address);
+        }
         self.log.record(EventBody::Registered {
             ministry,
             address: address.to_string(),
@@ -130,7 +158,14 @@ impl HubHost {
             to: Host::Hub,
             attempt,
         });
-        let outcome = lock(&self.hub).on_publish(self.now(), envelope);
+        let outcome = {
+            let mut h = lock(&self.hub);
+            let outcome = h.on_publish(self.now(), envelope);
+            if matches!(outcome, PublishOutcome::Accepted { first: true, .. }) {
+                self.keep(&h, &id);
+            }
+            outcome
+        };
         match outcome {
             PublishOutcome::Accepted {
                 recipients,
@@ -199,6 +234,13 @@ impl HubHost {
         match result {
             Transmission::Answered(Acked { duplicate }) => {
                 h.on_acked(now, d.to, d.seq);
+                if let Some(j) = &self.journal {
+                    j.ended(
+                        &d.envelope.id,
+                        d.to,
+                        &crate::hub::Ended::Delivered { at: now },
+                    );
+                }
                 if self.remote.contains(&d.to) {
                     self.log.record(if duplicate {
                         EventBody::Duplicate {
@@ -218,6 +260,14 @@ impl HubHost {
             Transmission::Refused(reason) => {
                 tracing::warn!(msg = %d.envelope.id, to = %d.to, reason, "recipient refused delivery");
                 h.on_refused_by_recipient(d.to, d.seq, &reason);
+                if let Some(j) = &self.journal {
+                    let reason = reason.clone();
+                    j.ended(
+                        &d.envelope.id,
+                        d.to,
+                        &crate::hub::Ended::Undeliverable { reason },
+                    );
+                }
                 self.log.record(EventBody::Undeliverable {
                     msg: d.envelope.id.clone(),
                     to: d.to,
@@ -262,7 +312,17 @@ impl HubHost {
         by: Ministry,
         to: Ministry,
     ) -> Result<(bool, Vec<crate::policy::Redaction>), Refusal> {
-        let outcome = lock(&self.hub).on_reshare(self.now(), id, by, to);
+        let outcome = {
+            let mut h = lock(&self.hub);
+            let outcome = h.on_reshare(self.now(), id, by, to);
+            if matches!(
+                outcome,
+                crate::hub::ReshareOutcome::Accepted { first: true, .. }
+            ) {
+                self.keep(&h, id);
+            }
+            outcome
+        };
         match outcome {
             crate::hub::ReshareOutcome::Accepted { first, redacted } => {
                 if first {

@@ -11,10 +11,13 @@ use crate::model::{Envelope, Host, MessageId, Ministry, Timestamp};
 use crate::node::{Node, Outcome, Publish, Receipt};
 
 /// The node's answer to a delivery.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Delivered {
     /// The node had the message already and discarded this copy.
     pub duplicate: bool,
+    /// With a journal, the tap is told of a new message only once it is on
+    /// disk ([`NodeHost::settle`]), so a crash never shows it twice.
+    held: Option<(Envelope, u32)>,
 }
 
 struct State {
@@ -39,6 +42,8 @@ pub struct NodeHost {
     log: Log,
     /// Fires when a message was submitted or a publish ended.
     wake: Notify,
+    /// The durable journal (`node --data`), if any.
+    journal: Option<std::sync::Arc<crate::store::NodeJournal>>,
 }
 
 impl NodeHost {
@@ -54,7 +59,28 @@ impl NodeHost {
             }),
             log,
             wake: Notify::new(),
+            journal: None,
         }
+    }
+
+    /// The same host, keeping what it processes and what it has yet to
+    /// publish in `journal`.
+    pub fn with_journal(mut self, journal: std::sync::Arc<crate::store::NodeJournal>) -> NodeHost {
+        self.journal = Some(journal);
+        self
+    }
+
+    /// Finishes a delivery once what it changed is on disk (at once without
+    /// a journal): only then may it be acknowledged, and only then is the
+    /// tap told of a new message.
+    pub async fn settle(&self, d: Delivered) -> Result<(), String> {
+        if let Some(j) = &self.journal {
+            j.synced().await?;
+        }
+        if let (Some(tap), Some((envelope, attempt))) = (&self.tap, d.held) {
+            tap(&envelope, attempt);
+        }
+        Ok(())
     }
 
     /// The same host, telling `tap` of each message it receives for the
@@ -89,6 +115,9 @@ impl NodeHost {
         let mut s = lock(&self.state);
         if let Some(label) = label {
             s.labels.insert(envelope.id.clone(), label);
+        }
+        if let Some(j) = &self.journal {
+            j.queued(&envelope);
         }
         s.node.submit(now, envelope);
         drop(s);
@@ -152,6 +181,9 @@ impl NodeHost {
                         redacted: Vec::new(),
                     });
                 }
+                if let Some(j) = &self.journal {
+                    j.answered(&p.envelope.id);
+                }
                 s.node
                     .on_outcome(now, p.seq, Outcome::Accepted { recipients });
             }
@@ -163,6 +195,9 @@ impl NodeHost {
                         from: self.me,
                         reason: reason.clone(),
                     });
+                }
+                if let Some(j) = &self.journal {
+                    j.answered(&p.envelope.id);
                 }
                 s.node.on_outcome(now, p.seq, Outcome::Refused { reason });
             }
@@ -223,12 +258,19 @@ impl NodeHost {
             to: Host::Node(me),
             attempt,
         });
-        let copy = self.tap.as_ref().map(|_| envelope.clone());
+        let copy = (self.tap.is_some() || self.journal.is_some()).then(|| envelope.clone());
         let receipt = s.node.on_deliver(now, envelope);
-        drop(s);
         let duplicate = receipt == Receipt::Duplicate;
-        if let (Some(tap), Some(copy), false) = (&self.tap, copy, duplicate) {
-            tap(&copy, attempt);
+        let mut held = None;
+        if let (Some(j), Some(copy), false) = (&self.journal, &copy, duplicate) {
+            j.processed(&crate::node::Received {
+                at: now,
+                envelope: copy.clone(),
+            });
+        }
+        drop(s);
+        if let (Some(_), Some(copy), false) = (&self.tap, copy, duplicate) {
+            held = Some((copy, attempt));
         }
         if duplicate {
             tracing::debug!(msg = %id, to = %me, attempt, "duplicate discarded");
@@ -242,7 +284,12 @@ impl NodeHost {
                 latency_ms: now.since(created),
             });
         }
-        Ok(Delivered { duplicate })
+        if self.journal.is_none()
+            && let (Some(tap), Some((copy, attempt))) = (&self.tap, held.take())
+        {
+            tap(&copy, attempt);
+        }
+        Ok(Delivered { duplicate, held })
     }
 
     /// Wakes the driver to poll again (the clock was steered).

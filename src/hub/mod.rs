@@ -659,5 +659,8 @@ impl Hub {
     }
 }
 
+mod durable;
+pub use durable::{Ended, Kept};
+
 #[cfg(test)]
 mod tests;

@@ -93,12 +93,41 @@ pub async fn run(
         also.push(a.clone());
     }
     let (clock, log) = clock_and_log(journal.as_ref(), Arc::new(crate::events::FanOut::new(also)));
-    let host = Arc::new(super::hub_host(
-        opts.policy.clone(),
-        opts.delivery,
-        log.clone(),
-    ));
+    let durable = match &opts.data {
+        Some(dir) => Some(crate::store::HubJournal::open(dir)?),
+        None => None,
+    };
+    let mut hub = crate::hub::Hub::new(opts.policy.clone(), opts.delivery);
+    let mut registered = Vec::new();
+    let host = match durable {
+        Some((store, restored)) => {
+            let now = crate::events::Clock::now(&clock);
+            let n = restored.messages.len();
+            for (kept, ended) in restored.messages {
+                hub.restore(now, kept, &ended);
+            }
+            if n > 0 {
+                tracing::info!(n, backlog = hub.backlog(), "journal read back");
+            }
+            registered = restored.registered;
+            super::remote_hub_host(hub, log.clone()).with_journal(Arc::new(store))
+        }
+        None => super::remote_hub_host(hub, log.clone()),
+    };
+    let host = Arc::new(host);
     let directory = super::fixed_directory(&opts.ministries, opts.rpc, opts.tls.as_ref());
+    // Where the nodes were when the hub stopped: deliveries resume at once,
+    // without waiting for each node's next registration.
+    for (m, address) in registered {
+        if participants.contains(&m)
+            && !opts.ministries.contains_key(&m)
+            && let Ok(a) = address.parse::<Address>()
+        {
+            directory.register(m, &a, || {
+                crate::transport::Peer::at(&a, opts.rpc, opts.tls.as_ref())
+            });
+        }
+    }
 
     let listener = TcpListener::bind(opts.listen)
         .await

@@ -163,8 +163,13 @@ pub async fn serve_hub(
 
 /// A hub host whose recipients are all in other processes.
 fn hub_host(policy: Policy, delivery: DeliveryConfig, log: Log) -> HubHost {
-    let remote = policy.participants().collect::<Vec<_>>();
-    HubHost::new(Hub::new(policy, delivery), log).with_remote(remote)
+    remote_hub_host(Hub::new(policy, delivery), log)
+}
+
+/// A host around `hub` whose recipients are all in other processes.
+fn remote_hub_host(hub: Hub, log: Log) -> HubHost {
+    let remote = hub.policy().participants().collect::<Vec<_>>();
+    HubHost::new(hub, log).with_remote(remote)
 }
 
 /// A directory of the fixed addresses, dialled over TCP.

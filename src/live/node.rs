@@ -32,6 +32,9 @@ pub struct NodeOptions {
     pub advertise: Option<Address>,
     /// The run directory to write (the log streams to DIR/events.jsonl).
     pub out: Option<PathBuf>,
+    /// The node's data directory: its durable journal (`node.redb`: what it
+    /// processed and what it has yet to publish), read back on restart.
+    pub data: Option<PathBuf>,
     /// The status it takes part in, told to the hub when it registers.
     pub status: crate::model::Status,
     pub rpc: RpcConfig,
@@ -87,7 +90,24 @@ pub async fn run(
             (clock, Log::new(Arc::new(clock), Arc::new(Discard)))
         }
     };
-    let host = Arc::new(NodeHost::new(Node::new(opts.ministry, opts.publish), log).with_tap(tap));
+    let mut node = Node::new(opts.ministry, opts.publish);
+    let host = match &opts.data {
+        Some(dir) => {
+            let (store, inbox, outbox) = crate::store::NodeJournal::open(dir)?;
+            for r in inbox {
+                node.restore_received(r);
+            }
+            let host = NodeHost::new(node, log)
+                .with_tap(tap)
+                .with_journal(Arc::new(store));
+            for e in outbox {
+                host.submit(e, None);
+            }
+            host
+        }
+        None => NodeHost::new(node, log).with_tap(tap),
+    };
+    let host = Arc::new(host);
     let listener = TcpListener::bind(opts.listen)
         .await
         .with_context(|| format!("cannot listen on {}", opts.listen))?;

@@ -463,6 +463,7 @@ pub(super) fn resolve_times(
                 let d = chrono::Duration::from_std(d).map_err(|_| bad_time(p, Field::Time))?;
                 start = Some(
                     t.checked_sub_signed(d)
+                        .and_then(in_years)
                         .ok_or_else(|| bad_time(p, Field::Time))?,
                 );
                 break;

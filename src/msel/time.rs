@@ -272,9 +272,16 @@ pub(super) fn not_a_time(s: &str, what: &str, forms: &str) -> String {
     }
 }
 
-/// A date-time from a local date-time and an offset.
+/// A date-time from a local date-time and an offset, in the years 1 to 9999.
 pub(super) fn at_offset(n: NaiveDateTime, off: FixedOffset) -> Option<DateTime<FixedOffset>> {
-    n.and_local_timezone(off).single()
+    n.and_local_timezone(off).single().and_then(in_years)
+}
+
+/// `t` if its local date is in the years 1 to 9999, which RFC 3339 (a
+/// scenario's `start`) can write; chrono also reads `-1-01-14 01:00`.
+pub(super) fn in_years(t: DateTime<FixedOffset>) -> Option<DateTime<FixedOffset>> {
+    use chrono::Datelike as _;
+    (1..=9999).contains(&t.year()).then_some(t)
 }
 
 pub(super) fn day_time(

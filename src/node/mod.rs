@@ -81,7 +81,7 @@ pub enum Receipt {
 }
 
 /// A message this node received, as it keeps it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Received {
     pub at: Timestamp,
     pub envelope: Envelope,
@@ -222,6 +222,12 @@ impl Node {
         self.inbox
             .insert(envelope.id.clone(), Received { at: now, envelope });
         Receipt::New
+    }
+
+    /// Takes back a message its journal says it processed: a redelivery of
+    /// it is a duplicate.
+    pub fn restore_received(&mut self, r: Received) {
+        self.inbox.insert(r.envelope.id.clone(), r);
     }
 
     /// The node's host restarted after a crash.

@@ -50,7 +50,14 @@ impl wire::hub_server::Hub for HubService {
             .authorise(&caller, envelope.originator, "Publish", &envelope.id.0)
             .map_err(Status::permission_denied)?;
         let id = envelope.id.0.clone();
-        match self.host.on_publish(envelope, request.attempt) {
+        let published = self.host.on_publish(envelope, request.attempt);
+        if published.is_ok() {
+            // A receipt promises delivery: only once the message is on disk.
+            self.host.synced().await.map_err(|e| {
+                Status::unavailable(format!("the hub could not store the message: {e}"))
+            })?;
+        }
+        match published {
             Ok(receipt) => Ok(Response::new(wire::PublishReceipt {
                 message_id: id,
                 recipients: receipt
@@ -163,7 +170,13 @@ impl wire::hub_server::Hub for HubService {
             .authorise(&caller, by, "Reshare", r.message_id.trim())
             .map_err(Status::permission_denied)?;
         let id = crate::model::MessageId(r.message_id.trim().to_string());
-        match self.host.on_reshare(&id, by, to) {
+        let passed = self.host.on_reshare(&id, by, to);
+        if passed.is_ok() {
+            self.host.synced().await.map_err(|e| {
+                Status::unavailable(format!("the hub could not store the reshare: {e}"))
+            })?;
+        }
+        match passed {
             Ok((duplicate, redacted)) => {
                 let kind = self
                     .host

@@ -43,9 +43,14 @@ impl wire::ministry_server::Ministry for MinistryService {
             .host
             .on_deliver(&delivery.recipient, envelope, delivery.attempt)
             .map_err(Status::invalid_argument)?;
+        let duplicate = ack.duplicate;
+        // Acknowledged only once the node has it on disk.
+        self.host.settle(ack).await.map_err(|e| {
+            Status::unavailable(format!("the node could not store the message: {e}"))
+        })?;
         Ok(Response::new(wire::DeliveryAck {
             message_id: id,
-            duplicate: ack.duplicate,
+            duplicate,
         }))
     }
 }

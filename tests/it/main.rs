@@ -7,6 +7,7 @@ mod architecture;
 mod bad_input;
 mod cdp;
 mod console;
+mod crash;
 mod determinism;
 mod faults;
 mod identity;

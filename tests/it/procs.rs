@@ -139,6 +139,24 @@ impl Proc {
         code
     }
 
+    /// Kills the child with SIGKILL (no chance to clean up) and reaps it;
+    /// what it wrote before is kept in `seen`.
+    pub fn kill9(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let _ = child.kill();
+        let _ = wait_bounded(&mut child, Duration::from_secs(20), &self.name);
+        // Everything it wrote is still in the pipes: read to their end.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while let Ok(line) = self
+            .lines
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            self.seen.push(line);
+        }
+    }
+
     /// Waits (bounded) for the child to exit by itself.
     pub fn wait(&mut self, within: Duration) -> i32 {
         let mut child = self.child.take().expect("still running");
