@@ -673,7 +673,7 @@ class Node:
              publish(self.caravan_alert(own(3), status=pb.STATUS_UNSPECIFIED))),
             ("envelope_over_1mib", ["INVALID_ARGUMENT"],
              publish(self.caravan_alert(own(4), place_name="x" * 1100000))),
-            ("request_over_4mib", ["OUT_OF_RANGE", "RESOURCE_EXHAUSTED"],
+            ("request_over_4mib", ["RESOURCE_EXHAUSTED"],
              publish(self.caravan_alert(own(5), place_name="x" * (5 * MIB)))),
             ("register_unknown_ministry", ["PERMISSION_DENIED"],
              lambda hub: hub.Register(pb.RegisterRequest(ministry="XX-FOO", address=self.address),

@@ -342,12 +342,38 @@ async fn sleep_until_opt(until: Option<Instant>) {
 #[error("the gRPC server stopped: {0}")]
 pub struct ServeError(String);
 
+type Response = tonic::codegen::http::Response<tonic::body::Body>;
+
+/// A server as every one of ours is built.
+type Layers = tower::layer::util::Stack<
+    tower::util::MapResponseLayer<fn(Response) -> Response>,
+    tower::layer::util::Identity,
+>;
+type Server = tonic::transport::Server<Layers>;
+
+/// tonic refuses a request over the decoding limit with OUT_OF_RANGE; gRPC
+/// (and our .proto) says RESOURCE_EXHAUSTED. No handler of ours answers
+/// OUT_OF_RANGE, so each one is that refusal.
+fn oversize_is_resource_exhausted(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    if headers.get("grpc-status").is_some_and(|v| v == "11") {
+        headers.insert(
+            "grpc-status",
+            tonic::codegen::http::HeaderValue::from_static("8"),
+        );
+    }
+    response
+}
+
 /// A server with the limits every one of ours has (see `config`), and
 /// mutual TLS with `tls`.
-fn server(tls: Option<&Tls>) -> Result<tonic::transport::Server, ServeError> {
+fn server(tls: Option<&Tls>) -> Result<Server, ServeError> {
     let builder = tonic::transport::Server::builder()
         .concurrency_limit_per_connection(crate::config::MAX_CALLS_PER_CONNECTION)
-        .max_concurrent_streams(crate::config::MAX_STREAMS_PER_CONNECTION);
+        .max_concurrent_streams(crate::config::MAX_STREAMS_PER_CONNECTION)
+        .layer(tower::util::MapResponseLayer::new(
+            oversize_is_resource_exhausted as fn(Response) -> Response,
+        ));
     match tls {
         None => Ok(builder),
         Some(tls) => builder
@@ -361,7 +387,7 @@ fn server(tls: Option<&Tls>) -> Result<tonic::transport::Server, ServeError> {
 /// (`name` and the whole server SERVING, NOT_SERVING once shutdown begins) and
 /// server reflection beside it.
 async fn serve<I, S>(
-    router: tonic::transport::server::Router,
+    router: tonic::transport::server::Router<Layers>,
     name: &'static str,
     incoming: I,
     shutdown: impl Future<Output = ()>,

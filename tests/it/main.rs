@@ -10,6 +10,7 @@ mod console;
 mod crash;
 mod determinism;
 mod faults;
+mod flood;
 mod identity;
 mod live;
 mod live_audit;

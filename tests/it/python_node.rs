@@ -198,10 +198,7 @@ fn a_python_node_written_from_the_proto_joins_a_live_exchange() {
         ("created_in_year_3000", vec!["INVALID_ARGUMENT"]),
         ("unspecified_enum", vec!["INVALID_ARGUMENT"]),
         ("envelope_over_1mib", vec!["INVALID_ARGUMENT"]),
-        (
-            "request_over_4mib",
-            vec!["OUT_OF_RANGE", "RESOURCE_EXHAUSTED"],
-        ),
+        ("request_over_4mib", vec!["RESOURCE_EXHAUSTED"]),
         ("register_unknown_ministry", vec!["PERMISSION_DENIED"]),
         ("red_without_recipients", vec!["PERMISSION_DENIED"]),
         ("reshare_without_id", vec!["INVALID_ARGUMENT"]),
