@@ -339,7 +339,7 @@ fn a_node_restarted_mid_run_gets_what_it_missed_and_nothing_twice() {
 
 /// A small scenario for live runs: two hours, a caravan from HN-SEDS, a
 /// flag from GT-MINGOB during a partition of GT-MINGOB from the hub.
-const LIVE_SCENARIO: &str = r#"
+pub(crate) const LIVE_SCENARIO: &str = r#"
 name: live-small
 start: 2019-01-15T05:00:00-06:00
 duration: 2h

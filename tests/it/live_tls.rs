@@ -238,3 +238,47 @@ fn with_tls_the_hub_takes_each_callers_identity_from_its_certificate() {
     }
     assert!(!show.contains("HN-SEDS-TLS-3"), "{show}");
 }
+
+#[test]
+fn a_scenario_plays_live_over_mutual_tls_with_a_real_partition() {
+    let dir = scratch("live-tls-run");
+    let certs = dir.join("certs");
+    let made = gcif_sim(&["certs", "init", certs.to_str().unwrap()]);
+    assert!(made.status.success(), "{}", text(&made));
+    let file = dir.join("live-small.yaml");
+    std::fs::write(&file, crate::live_procs::LIVE_SCENARIO).unwrap();
+    let out = dir.join("run");
+    let mut run = Proc::gcif(
+        "run --live --tls",
+        &[
+            "run",
+            "--live",
+            "--speed",
+            "600",
+            "--tls",
+            certs.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            file.to_str().unwrap(),
+        ],
+    );
+    let code = run.wait(std::time::Duration::from_secs(120));
+    assert_eq!(code, 0, "every expectation met:\n{}", run.transcript());
+    // A certificate missing for a participant is named before anything starts.
+    std::fs::remove_file(certs.join("SV-MJSP.pem")).unwrap();
+    let missing = gcif_sim(&[
+        "run",
+        "--live",
+        "--tls",
+        certs.to_str().unwrap(),
+        "--out",
+        dir.join("run2").to_str().unwrap(),
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(missing.status.code(), Some(2), "{}", text(&missing));
+    assert!(
+        text(&missing).contains("no certificate for SV-MJSP"),
+        "{}",
+        text(&missing)
+    );
+}
