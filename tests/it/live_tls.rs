@@ -149,6 +149,18 @@ fn with_tls_the_hub_takes_each_callers_identity_from_its_certificate() {
         &["--give-up", "2s"],
     );
     assert_eq!(code, 2, "{out}{err}");
+    // A certificate for HN-SEDS from another authority: no connection either.
+    let other = dir.join("other-ca");
+    let made = gcif_sim(&["certs", "init", other.to_str().unwrap()]);
+    assert!(made.status.success(), "{}", text(&made));
+    let (code, out, err) = send(
+        &grpc,
+        "HN-SEDS",
+        &caravan("HN-SEDS-TLS-4", "green"),
+        &["--tls", other.to_str().unwrap(), "--give-up", "2s"],
+    );
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("TLS"), "{err}");
     let anonymous = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -237,6 +249,7 @@ fn with_tls_the_hub_takes_each_callers_identity_from_its_certificate() {
         );
     }
     assert!(!show.contains("HN-SEDS-TLS-3"), "{show}");
+    assert!(!show.contains("HN-SEDS-TLS-4"), "{show}");
 }
 
 #[test]
