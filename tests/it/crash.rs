@@ -155,17 +155,15 @@ fn check(accepted: &[String], data: &std::path::Path, incarnations: &mut [Proc],
     }
 }
 
-#[test]
-fn the_hub_killed_with_sigkill_under_load_loses_nothing_it_accepted() {
-    let dir = scratch("crash-hub");
-    let port = free_port();
-    let url = format!("http://127.0.0.1:{port}");
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
-    let mut hub_proc = hub(port, &dir.join("hub"));
-    let mut gt = node("GT-MINGOB", &url, &dir.join("gt"));
-    let mut us = node("US-DHS", &url, &dir.join("us"));
-    let publisher = publish_all(url.clone(), "H");
-    // Kill at random points until the load is over and KILLS were made.
+/// Calls `kill` (a SIGKILL and a restart) at random points, seeded by
+/// `seed`, until the load is over and at least `KILLS` were made, at least
+/// 3 of them under load; the ids the publisher got receipts for.
+fn kill_under_load(
+    seed: u64,
+    publisher: std::thread::JoinHandle<Vec<String>>,
+    mut kill: impl FnMut(),
+) -> Vec<String> {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let mut under_load = 0;
     for k in 0.. {
         if k >= KILLS && publisher.is_finished() {
@@ -173,11 +171,28 @@ fn the_hub_killed_with_sigkill_under_load_loses_nothing_it_accepted() {
         }
         std::thread::sleep(Duration::from_millis(rng.random_range(50..400)));
         under_load += usize::from(!publisher.is_finished());
+        kill();
+    }
+    assert!(
+        under_load >= 3,
+        "only {under_load} kills under load (seed {seed})"
+    );
+    publisher.join().expect("the publisher")
+}
+
+#[test]
+fn the_hub_killed_with_sigkill_under_load_loses_nothing_it_accepted() {
+    let dir = scratch("crash-hub");
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let mut hub_proc = hub(port, &dir.join("hub"));
+    let mut gt = node("GT-MINGOB", &url, &dir.join("gt"));
+    let mut us = node("US-DHS", &url, &dir.join("us"));
+    let publisher = publish_all(url.clone(), "H");
+    let accepted = kill_under_load(11, publisher, || {
         hub_proc.kill9();
         hub_proc = hub(port, &dir.join("hub"));
-    }
-    assert!(under_load >= 3, "only {under_load} kills under load");
-    let accepted = publisher.join().expect("the publisher");
+    });
     wait_delivered(&url, &accepted, &["GT-MINGOB", "US-DHS"]);
     assert_eq!(gt.terminate(), 0);
     assert_eq!(us.terminate(), 0);
@@ -193,23 +208,14 @@ fn a_node_killed_with_sigkill_under_load_processes_nothing_twice() {
     let dir = scratch("crash-node");
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}");
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(12);
     let mut hub_proc = hub(port, &dir.join("hub"));
     let data = dir.join("gt");
     let mut incarnations = vec![node("GT-MINGOB", &url, &data)];
     let publisher = publish_all(url.clone(), "N");
-    let mut under_load = 0;
-    for k in 0.. {
-        if k >= KILLS && publisher.is_finished() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(rng.random_range(50..400)));
-        under_load += usize::from(!publisher.is_finished());
+    let accepted = kill_under_load(12, publisher, || {
         incarnations.last_mut().unwrap().kill9();
         incarnations.push(node("GT-MINGOB", &url, &data));
-    }
-    assert!(under_load >= 3, "only {under_load} kills under load");
-    let accepted = publisher.join().expect("the publisher");
+    });
     wait_delivered(&url, &accepted, &["GT-MINGOB"]);
     assert_eq!(incarnations.last_mut().unwrap().terminate(), 0);
     assert_eq!(hub_proc.terminate(), 0, "{}", hub_proc.transcript());
