@@ -11,6 +11,7 @@ mod crash;
 mod determinism;
 mod faults;
 mod flood;
+mod fuzz_regressions;
 mod identity;
 mod live;
 mod live_audit;
