@@ -183,8 +183,14 @@ async fn a_node_joins_with_the_proto_alone_and_gets_status_codes() {
         .publish(caravan("HN-SEDS-000001", "HN-SEDS", wire::Handling::Green))
         .await;
     assert_eq!(code(reused), Code::AlreadyExists);
+    // A code no test of this process declares (the code registry is
+    // process-wide: another test reading policies/ declares CR-MSP).
     let stranger = client
-        .publish(caravan("CR-1", "CR-MSP", wire::Handling::Green))
+        .publish(caravan(
+            "XZ-NEVERDECLARED-1",
+            "XZ-NEVERDECLARED",
+            wire::Handling::Green,
+        ))
         .await;
     assert_eq!(
         code(stranger),
