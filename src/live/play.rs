@@ -515,7 +515,9 @@ impl Tracker<'_> {
     /// recipient until none is pending or `deadline` passes; logs what it
     /// learnt.
     async fn collect(&self, plan: &[Planned], deadline: Duration) {
-        let hub = self.world.peer(Host::Hub, Host::Hub, self.world.hub_addr);
+        // Each message is tracked as its originator, the one identity that
+        // may always ask about it (with --tls, the hub checks).
+        let mut peers = BTreeMap::new();
         let mut waiting: Vec<&Planned> = plan
             .iter()
             .filter(|p| {
@@ -529,7 +531,11 @@ impl Tracker<'_> {
         while !waiting.is_empty() {
             let mut still = Vec::new();
             for p in waiting {
-                match transport::track(&hub, &p.envelope.id.0).await {
+                let from = Host::Node(p.envelope.originator);
+                let hub = peers
+                    .entry(from)
+                    .or_insert_with(|| self.world.peer(from, Host::Hub, self.world.hub_addr));
+                match transport::track(hub, &p.envelope.id.0).await {
                     Ok(Some(crate::hub::Tracked::Accepted(standings))) => {
                         let mut pending = false;
                         for (m, s) in standings

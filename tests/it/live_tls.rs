@@ -277,6 +277,36 @@ fn a_scenario_plays_live_over_mutual_tls_with_a_real_partition() {
     );
     let code = run.wait(std::time::Duration::from_secs(120));
     assert_eq!(code, 0, "every expectation met:\n{}", run.transcript());
+
+    // Against a TLS hub already running, with an external TLS node: the
+    // run learns that node's deliveries with Hub.Track, as each message's
+    // originator (the identity the hub lets ask).
+    let certs_arg = certs.to_str().unwrap();
+    let (mut hub, grpc, _) = crate::live_procs::start_hub(&dir.join("hub"), &["--tls", certs_arg]);
+    let mut sv = tls_node("SV-MJSP", &grpc, certs_arg, &[]);
+    let mut run = Proc::gcif(
+        "run --live --hub --tls",
+        &[
+            "run",
+            "--live",
+            "--speed",
+            "600",
+            "--hub",
+            &format!("https://{grpc}"),
+            "--external",
+            "SV-MJSP",
+            "--tls",
+            certs_arg,
+            "--out",
+            dir.join("run-hub").to_str().unwrap(),
+            file.to_str().unwrap(),
+        ],
+    );
+    let code = run.wait(std::time::Duration::from_secs(120));
+    assert_eq!(code, 0, "every expectation met:\n{}", run.transcript());
+    assert_eq!(sv.terminate(), 0);
+    assert_eq!(hub.terminate(), 0);
+
     // A certificate missing for a participant is named before anything starts.
     std::fs::remove_file(certs.join("SV-MJSP.pem")).unwrap();
     let missing = gcif_sim(&[
