@@ -153,18 +153,27 @@ impl Drop for Store {
     }
 }
 
+/// A commit that failed loses its batch's writes, so the store stays failed
+/// from then on: every later `synced` is refused too, and the process must
+/// be restarted (it then reads back what did reach the disk, and whatever
+/// was never confirmed is sent again by its senders). Otherwise a later
+/// commit would confirm a write that was lost.
 fn write_loop(db: Database, rx: mpsc::Receiver<Op>, path: String) {
+    let mut failed: Option<String> = None;
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         batch.extend(rx.try_iter());
         let writes = batch.iter().any(|op| !matches!(op, Op::Barrier(_)));
-        let result = if writes {
-            commit(&db, &batch).map_err(|e| format!("{path}: {e}"))
-        } else {
-            Ok(())
+        let result = match &failed {
+            Some(e) => Err(e.clone()),
+            None if writes => commit(&db, &batch).map_err(|e| format!("{path}: {e}")),
+            None => Ok(()),
         };
-        if let Err(e) = &result {
-            tracing::error!(e, "the durable store could not commit");
+        if let (Err(e), None) = (&result, &failed) {
+            tracing::error!(e, "the durable store could not commit; restart the process");
+            failed = Some(format!(
+                "{e} (the store stopped at its first failed commit)"
+            ));
         }
         for op in batch {
             if let Op::Barrier(done) = op {
