@@ -56,6 +56,11 @@ pub enum Command {
         #[command(flatten)]
         live: live::LiveArgs,
     },
+    /// Plays a scenario under many seeds in parallel (`--seeds 1..1000`):
+    /// a table per seed (pass/fail, deliveries, p99, failed expectations), a
+    /// summary, and the failing seeds' run directories with the command that
+    /// reproduces each. Exit 0 every seed passed, 1 any failed, 2 bad input.
+    Sweep(sweep::SweepArgs),
     /// Writes RUN_DIR/report.html: the after-action review, the message-flow
     /// diagram and the service measures of a run made by `gcif-sim run`.
     Report {
@@ -207,6 +212,7 @@ const BAD_INPUT: u8 = 2;
 mod audit;
 mod certs;
 mod policy;
+mod sweep;
 
 /// Runs the parsed command.
 pub fn dispatch(cli: Cli) -> ExitCode {
@@ -262,6 +268,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::Reshare(args) => live::reshare(args),
         Command::Audit(args) => audit::audit(args),
         Command::Certs(args) => certs::certs(args),
+        Command::Sweep(args) => sweep::sweep(args),
         Command::Check {
             run_dir,
             keys,

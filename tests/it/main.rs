@@ -25,3 +25,4 @@ mod python_node;
 mod report;
 mod scenarios;
 mod support;
+mod sweep;
