@@ -15,6 +15,12 @@ use crate::procs::{Proc, addr_after, scratch};
 
 const WITHIN: Duration = Duration::from_secs(60);
 
+/// The Python node, run from the repository.
+const SCRIPT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/examples/python-node/gcif_node.py"
+);
+
 fn python() -> Option<String> {
     let candidates = std::env::var("GCIF_PYTHON")
         .ok()
@@ -76,15 +82,11 @@ fn a_python_node_written_from_the_proto_joins_a_live_exchange() {
             p
         })
         .collect();
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/examples/python-node/gcif_node.py"
-    );
     let mut sv = Proc::start(
         "python MX-SEGOB",
         &py,
         &[
-            script,
+            SCRIPT,
             "--ministry",
             "MX-SEGOB",
             "--hub",
@@ -289,15 +291,11 @@ fn a_python_node_speaks_mutual_tls_and_cannot_speak_for_another_ministry() {
     gt.wait_for(WITHIN, "its registration", |l| {
         l.text.contains("registered with the hub").then_some(())
     });
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/examples/python-node/gcif_node.py"
-    );
     let mut mx = Proc::start(
         "python MX-SEGOB (TLS)",
         &py,
         &[
-            script,
+            SCRIPT,
             "--ministry",
             "MX-SEGOB",
             "--hub",
