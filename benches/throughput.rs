@@ -1,20 +1,46 @@
 //! `cargo bench`: wall time of every shipped scenario and of the scenarios in
 //! `benches/` (~10,000 messages over five simulated days; a storm of 80 faults),
-//! with deliveries per wall-clock second, then the time `gcif-sim report`
-//! takes to turn the run into report.html, and the report's size.
+//! in both network models: the simulation alone with its event log streamed,
+//! then the whole `run::play` (checks and summary too), each with deliveries
+//! per wall-clock second; then, for the gRPC model's run, the time
+//! `gcif-sim report` takes to turn it into report.html, and its size.
 //! Figures are recorded in BENCHMARKS.md. The wall clock is read here, in the
 //! benchmark, never in the simulated path.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use gcif_sim::events::EventBody;
-use gcif_sim::scenario;
+use std::sync::Arc;
+
+use gcif_sim::events::{EventBody, JsonLines};
+use gcif_sim::scenario::{self, NetModel};
 use gcif_sim::sim;
 
-/// Plays `file` `n` times; returns the median wall time and the run's counts.
-fn measure(file: &Path, n: usize) -> (Duration, usize, usize, bool) {
-    let s = scenario::load(file).unwrap_or_else(|e| panic!("{e}"));
+/// Plays `file` in `net` `n` times with the event log streamed (JSON lines
+/// through a buffered writer, thrown away) and nothing else; returns the
+/// median wall time.
+fn measure_sim(file: &Path, net: NetModel, n: usize) -> Duration {
+    let mut s = scenario::load(file).unwrap_or_else(|e| panic!("{e}"));
+    s.net = net;
+    let seed = s.seed.unwrap_or(sim::DEFAULT_SEED);
+    let mut times = Vec::new();
+    for _ in 0..n {
+        let t0 = Instant::now();
+        let sink = Arc::new(JsonLines::new(std::io::BufWriter::new(std::io::sink())));
+        sim::run_into(&s, seed, sink.clone(), None).expect("runtime");
+        sink.finish().expect("writes");
+        times.push(t0.elapsed());
+    }
+    times.sort();
+    times[n / 2]
+}
+
+/// Plays `file` in `net` `n` times through `run::play` (the simulation, the
+/// expectation checks and the summary, as the CLI does); returns the median
+/// wall time and the run's counts.
+fn measure(file: &Path, net: NetModel, n: usize) -> (Duration, usize, usize, bool) {
+    let mut s = scenario::load(file).unwrap_or_else(|e| panic!("{e}"));
+    s.net = net;
     let seed = s.seed.unwrap_or(sim::DEFAULT_SEED);
     let mut times = Vec::new();
     let mut counts = (0, 0, false);
@@ -90,33 +116,46 @@ fn main() {
     extra.sort();
     files.extend(extra);
     println!(
-        "{:<32} {:>9} {:>11} {:>12} {:>16} {:>6} {:>13} {:>10}",
+        "{:<26} {:<8} {:>9} {:>11} {:>10} {:>14} {:>10} {:>14} {:>5} {:>12}",
         "scenario",
+        "net",
         "messages",
         "deliveries",
-        "wall (med)",
+        "sim+log",
+        "deliveries/s",
+        "play",
         "deliveries/s",
         "ok",
-        "report (med)",
-        "report MB"
+        "report (med)"
     );
     for file in files {
         let name = file.file_stem().unwrap().to_string_lossy().to_string();
         if filter.as_ref().is_some_and(|f| !name.contains(f.as_str())) {
             continue;
         }
-        let (wall, messages, delivered, ok) = measure(&file, 3);
-        let (report, size) = measure_report(&file, 3);
-        println!(
-            "{:<32} {:>9} {:>11} {:>10.3}s {:>16.0} {:>6} {:>12.3}s {:>10.2}",
-            name,
-            messages,
-            delivered,
-            wall.as_secs_f64(),
-            delivered as f64 / wall.as_secs_f64(),
-            ok,
-            report.as_secs_f64(),
-            size as f64 / 1e6
-        );
+        for net in NetModel::ALL {
+            let sim = measure_sim(&file, net, 3);
+            let (wall, messages, delivered, ok) = measure(&file, net, 3);
+            let report = match net {
+                NetModel::Grpc => {
+                    let (report, size) = measure_report(&file, 3);
+                    format!("{:.3}s {:.1}MB", report.as_secs_f64(), size as f64 / 1e6)
+                }
+                NetModel::Message => String::new(),
+            };
+            println!(
+                "{:<26} {:<8} {:>9} {:>11} {:>9.3}s {:>14.0} {:>9.3}s {:>14.0} {:>5} {:>12}",
+                name,
+                net.name(),
+                messages,
+                delivered,
+                sim.as_secs_f64(),
+                delivered as f64 / sim.as_secs_f64(),
+                wall.as_secs_f64(),
+                delivered as f64 / wall.as_secs_f64(),
+                ok,
+                report
+            );
+        }
     }
 }

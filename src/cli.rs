@@ -39,6 +39,12 @@ pub enum Command {
         /// Seed of the run (overrides the scenario's `seed`).
         #[arg(long)]
         seed: Option<u64>,
+        /// The network model of a simulated run (overrides the scenario's
+        /// `network.model`): `grpc`, the real protocol stack over simulated
+        /// links, or `message`, calls handed between the hosts by a
+        /// discrete-event queue (many times faster).
+        #[arg(long, value_parser = parse_net)]
+        net: Option<scenario::NetModel>,
         /// Where to write events.jsonl and summary.json [default: runs/<scenario>-<seed>/].
         #[arg(long)]
         out: Option<PathBuf>,
@@ -220,12 +226,13 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::Run {
             file,
             seed,
+            net,
             out,
             json,
             report,
             keys,
             live,
-        } => run(&file, seed, out, json, report, &keys, &live),
+        } => run(&file, seed, net, out, json, report, &keys, &live),
         Command::Report { run_dir } => match write_report(&run_dir) {
             Ok(path) => {
                 outln!("report: {}", path.display());
@@ -408,9 +415,16 @@ fn compare(a: &Path, b: &Path, html: Option<&Path>, json: bool) -> anyhow::Resul
     Ok(())
 }
 
+/// A `--net` value: a network model's name.
+pub(crate) fn parse_net(s: &str) -> Result<scenario::NetModel, String> {
+    s.parse().map_err(|e| format!("{e}"))
+}
+
+#[allow(clippy::too_many_arguments)]
 fn run(
     file: &Path,
     seed: Option<u64>,
+    net: Option<scenario::NetModel>,
     out: Option<PathBuf>,
     json: bool,
     html: bool,
@@ -421,13 +435,22 @@ fn run(
         keys: keys.iter().cloned().collect(),
         ..Default::default()
     };
-    let scenario = match scenario::load_with(file, &opts) {
+    let mut scenario = match scenario::load_with(file, &opts) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{e}");
             return ExitCode::from(BAD_INPUT);
         }
     };
+    if let Some(net) = net {
+        if live.live {
+            eprintln!(
+                "gcif-sim: --net chooses a simulated run's network model; a live run's network is real"
+            );
+            return ExitCode::from(BAD_INPUT);
+        }
+        scenario.net = net;
+    }
     let seed = seed.or(scenario.seed).unwrap_or(sim::DEFAULT_SEED);
     let dir =
         out.unwrap_or_else(|| PathBuf::from("runs").join(format!("{}-{seed}", scenario.name)));

@@ -22,6 +22,10 @@ pub struct SweepArgs {
     /// (`1..100,250`).
     #[arg(long, value_parser = parse_seeds)]
     seeds: Seeds,
+    /// The network model (overrides the scenario's `network.model`):
+    /// `grpc` or `message`.
+    #[arg(long, value_parser = super::parse_net)]
+    net: Option<scenario::NetModel>,
     /// Runs at once [default: every core].
     #[arg(long)]
     jobs: Option<usize>,
@@ -95,13 +99,16 @@ pub fn sweep(args: SweepArgs) -> ExitCode {
         keys: args.keys.iter().cloned().collect(),
         ..Default::default()
     };
-    let scenario = match scenario::load_with(&args.file, &opts) {
+    let mut scenario = match scenario::load_with(&args.file, &opts) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{e}");
             return ExitCode::from(BAD_INPUT);
         }
     };
+    if let Some(net) = args.net {
+        scenario.net = net;
+    }
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
@@ -221,7 +228,11 @@ fn play_one(
     keys: &[(String, String)],
 ) -> Row {
     let keys: String = keys.iter().map(|(n, _)| format!(" --key {n}=…")).collect();
-    let reproduce = format!("gcif-sim run {} --seed {seed}{keys}", file.display());
+    let reproduce = format!(
+        "gcif-sim run {} --seed {seed}{}{keys}",
+        file.display(),
+        gcif_sim::report::summary::net_flag(scenario.net)
+    );
     let mut row = Row {
         seed,
         passed: false,

@@ -83,6 +83,15 @@ impl NodeHost {
         Ok(())
     }
 
+    /// [`NodeHost::settle`] for a driver without a journal, which has nothing
+    /// to wait for (the message-level model): tells the tap, if any.
+    pub fn settle_now(&self, d: Delivered) {
+        debug_assert!(self.journal.is_none(), "a journal must be waited for");
+        if let (Some(tap), Some((envelope, attempt))) = (&self.tap, d.held) {
+            tap(&envelope, attempt);
+        }
+    }
+
     /// The same host, telling `tap` of each message it receives for the
     /// first time (`gcif-sim node` prints them).
     pub fn with_tap(mut self, tap: Tap) -> NodeHost {

@@ -12,7 +12,7 @@ use crate::events::{Event, EventBody};
 use crate::format::{human, percentile, shell_word};
 use crate::model::{Kind, MessageId, Ministry};
 use crate::plan::Planned;
-use crate::scenario::{Scenario, format_duration};
+use crate::scenario::{NetModel, Scenario, format_duration};
 
 /// What the event log says about each message.
 #[derive(Debug, Default)]
@@ -535,6 +535,9 @@ pub struct Summary {
     /// hub`); absent for a simulated run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub live: Option<String>,
+    /// The network model of a simulated run, when not the default (`grpc`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_model: Option<String>,
     pub duration_ms: u64,
     pub end_ms: u64,
     pub planned: usize,
@@ -639,8 +642,14 @@ impl Summary {
             policy: scenario.policy.name().to_string(),
             participants: scenario.participants.clone(),
             version: env!("CARGO_PKG_VERSION").to_string(),
-            command: format!("gcif-sim run {} --seed {seed}", shell_word(&scenario.file)),
+            command: format!(
+                "gcif-sim run {} --seed {seed}{}",
+                shell_word(&scenario.file),
+                net_flag(scenario.net)
+            ),
             live: None,
+            network_model: (scenario.net != NetModel::default())
+                .then(|| scenario.net.name().to_string()),
             duration_ms: ms(scenario.duration),
             end_ms: ms(end),
             planned: plan.len(),
@@ -744,5 +753,14 @@ impl Summary {
             let _ = writeln!(out, "leak check: {leaks}");
         }
         out
+    }
+}
+
+/// The `--net` a reproduce command needs: none for the default model.
+pub fn net_flag(net: NetModel) -> String {
+    if net == NetModel::default() {
+        String::new()
+    } else {
+        format!(" --net {net}")
     }
 }

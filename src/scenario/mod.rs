@@ -76,6 +76,8 @@ pub struct Scenario {
     /// Recipients passing messages on, in file order.
     pub reshares: Vec<Reshare>,
     pub topology: Topology,
+    /// The network model that carries the run's calls (`network.model`).
+    pub net: NetModel,
     pub rpc: RpcConfig,
     pub delivery: DeliveryConfig,
     pub publish: PublishConfig,
@@ -83,6 +85,21 @@ pub struct Scenario {
     pub faults: Vec<Fault>,
     pub traffic: Vec<Traffic>,
     pub expect: Vec<Expectation>,
+}
+
+crate::vocabulary! {
+    /// Which network model carries a simulated run's calls; see
+    /// ARCHITECTURE.md, "Two network models", for each rule of each.
+    #[derive(Default)]
+    pub enum NetModel ("network model") {
+        /// The real gRPC stack (tonic, hyper, h2) over simulated byte
+        /// streams: the protocol as deployed, at its cost.
+        #[default]
+        Grpc = "grpc",
+        /// Calls handed between the same hosts by a discrete-event queue,
+        /// with the same links, faults, deadlines and resets as rules.
+        Message = "message",
+    }
 }
 
 impl Scenario {

@@ -136,6 +136,12 @@ pub struct RawAmendment {
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawNetwork {
+    /// Which network model carries the calls: `grpc` (the real protocol
+    /// stack over simulated byte streams) or `message` (calls handed
+    /// between hosts by a discrete-event queue). Default `grpc`; `run
+    /// --net` overrides it.
+    #[serde(default)]
+    pub model: Option<super::NetModel>,
     /// One-way latency of every link not listed. Default 50ms.
     #[serde(default)]
     pub latency: Option<Dur>,

@@ -127,6 +127,7 @@ impl Validator<'_> {
             amendments,
             reshares,
             topology,
+            net: raw.network.model.unwrap_or_default(),
             rpc,
             delivery,
             publish,

@@ -83,7 +83,7 @@ pub struct Window {
 }
 
 impl Window {
-    fn contains(&self, t: Duration) -> bool {
+    pub fn contains(&self, t: Duration) -> bool {
         self.from <= t && t < self.until
     }
 }
@@ -104,11 +104,73 @@ struct HostSlot {
     conns: Vec<Weak<Conn>>,
 }
 
-struct Inner {
-    origin: Instant,
+/// The rules of the links, in simulated time (offsets from the start of the
+/// run): when a transmission arrives, and whether two hosts are partitioned.
+/// Both network models (this byte-level one and the message-level
+/// `sim::message`) take their latencies, jitter, partitions and
+/// degradations from here, so the rules exist once.
+pub struct Links {
     topology: Topology,
     faults: LinkFaults,
     rng: ChaCha8Rng,
+}
+
+impl Links {
+    /// The links of `topology` under `faults`; `rng` supplies jitter.
+    pub fn new(topology: Topology, faults: LinkFaults, rng: ChaCha8Rng) -> Links {
+        Links {
+            topology,
+            faults,
+            rng,
+        }
+    }
+
+    /// When a transmission sent from `from` to `to` at `sent` arrives: after
+    /// every partition window covering it has healed (as TCP retransmission
+    /// would deliver it), plus the link's latency (a degradation's, if one
+    /// covers the moment it leaves) ± jitter drawn from the run's RNG.
+    pub fn arrival(&mut self, from: Host, to: Host, sent: Duration) -> Duration {
+        let key = pair(from, to);
+        let mut sent = sent;
+        // Partitions may chain: keep moving past every window covering `sent`.
+        while let Some((_, w)) = self
+            .faults
+            .partitions
+            .iter()
+            .find(|(p, w)| *p == key && w.contains(sent))
+        {
+            sent = w.until;
+        }
+        let link = self.topology.link(from, to);
+        let latency = self
+            .faults
+            .degradations
+            .iter()
+            .find(|(p, w, _)| *p == key && w.contains(sent))
+            .map_or(link.latency, |&(_, _, l)| l);
+        let jitter_us = link.jitter.as_micros() as i64;
+        let delay_us = if jitter_us > 0 {
+            let j = self.rng.random_range(-jitter_us..=jitter_us);
+            (latency.as_micros() as i64 + j).max(0) as u64
+        } else {
+            latency.as_micros() as u64
+        };
+        sent + Duration::from_micros(delay_us)
+    }
+
+    /// Whether `a` and `b` are partitioned at `t`.
+    pub fn partitioned(&self, a: Host, b: Host, t: Duration) -> bool {
+        let key = pair(a, b);
+        self.faults
+            .partitions
+            .iter()
+            .any(|(p, w)| *p == key && w.contains(t))
+    }
+}
+
+struct Inner {
+    origin: Instant,
+    links: Links,
     hosts: BTreeMap<Host, HostSlot>,
 }
 
@@ -124,9 +186,7 @@ impl SimNet {
         SimNet {
             inner: Arc::new(Mutex::new(Inner {
                 origin,
-                topology,
-                faults,
-                rng,
+                links: Links::new(topology, faults, rng),
                 hosts: BTreeMap::new(),
             })),
         }
@@ -176,44 +236,14 @@ impl SimNet {
     pub fn arrival(&self, from: Host, to: Host, now: Instant) -> Instant {
         let mut inner = self.lock();
         let t = now.saturating_duration_since(inner.origin);
-        let key = pair(from, to);
-        let mut sent = t;
-        // Partitions may chain: keep moving past every window covering `sent`.
-        while let Some((_, w)) = inner
-            .faults
-            .partitions
-            .iter()
-            .find(|(p, w)| *p == key && w.contains(sent))
-        {
-            sent = w.until;
-        }
-        let link = inner.topology.link(from, to);
-        let latency = inner
-            .faults
-            .degradations
-            .iter()
-            .find(|(p, w, _)| *p == key && w.contains(sent))
-            .map_or(link.latency, |&(_, _, l)| l);
-        let jitter_us = link.jitter.as_micros() as i64;
-        let delay_us = if jitter_us > 0 {
-            let j = inner.rng.random_range(-jitter_us..=jitter_us);
-            (latency.as_micros() as i64 + j).max(0) as u64
-        } else {
-            latency.as_micros() as u64
-        };
-        inner.origin + sent + Duration::from_micros(delay_us)
+        inner.origin + inner.links.arrival(from, to, t)
     }
 
     /// Whether `a` and `b` are partitioned at `now`.
     pub fn partitioned(&self, a: Host, b: Host, now: Instant) -> bool {
         let inner = self.lock();
         let t = now.saturating_duration_since(inner.origin);
-        let key = pair(a, b);
-        inner
-            .faults
-            .partitions
-            .iter()
-            .any(|(p, w)| *p == key && w.contains(t))
+        inner.links.partitioned(a, b, t)
     }
 
     /// Opens a connection from `from` to `to`, as a TCP handshake would: it

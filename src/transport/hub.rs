@@ -12,12 +12,12 @@ use tracing::Instrument;
 
 use super::{
     Address, Channels, Directory, Identified, Peer, Registered, ServeError, Tls, decode_publish,
-    serve, server, transmission, wait_for_work,
+    refusal_status, serve, server, transmission, wait_for_work,
 };
 use crate::config::MAX_RPC_BYTES;
 use crate::events::Timer;
 use crate::host::{Acked, HubHost, Transmission, lock};
-use crate::hub::{Refusal, Standing, Tracked};
+use crate::hub::{Standing, Tracked};
 use crate::model::{Caller, Ministry};
 use crate::wire::{self, hub_server::HubServer, ministry_client::MinistryClient};
 
@@ -75,10 +75,7 @@ impl wire::hub_server::Hub for HubService {
                     })
                     .collect(),
             })),
-            Err(Refusal::Invalid(r)) => Err(Status::invalid_argument(r)),
-            Err(Refusal::Forbidden(r)) => Err(Status::permission_denied(r)),
-            Err(Refusal::Conflict(r)) => Err(Status::already_exists(r)),
-            Err(Refusal::Unknown(r)) => Err(Status::not_found(r)),
+            Err(refusal) => Err(refusal_status(refusal)),
         }
     }
 
@@ -197,10 +194,7 @@ impl wire::hub_server::Hub for HubService {
                         .collect(),
                 }))
             }
-            Err(Refusal::Invalid(r)) => Err(Status::invalid_argument(r)),
-            Err(Refusal::Forbidden(r)) => Err(Status::permission_denied(r)),
-            Err(Refusal::Conflict(r)) => Err(Status::already_exists(r)),
-            Err(Refusal::Unknown(r)) => Err(Status::not_found(r)),
+            Err(refusal) => Err(refusal_status(refusal)),
         }
     }
 

@@ -86,16 +86,62 @@ enum Class {
 fn transmission<T, A>(result: Result<T, Status>, answer: impl FnOnce(T) -> A) -> Transmission<A> {
     match result {
         Ok(r) => Transmission::Answered(answer(r)),
-        Err(status) => match classify(&status) {
-            Class::Final => Transmission::Refused(format!(
-                "{}: {}",
-                code_name(status.code()),
-                status.message()
-            )),
-            Class::PeerDown => Transmission::Failed(failure(&status)),
-            Class::ThisCall => Transmission::Erred(failure(&status)),
-        },
+        Err(status) => error_outcome(&status),
     }
+}
+
+/// What a caller makes of an error status, by the table of the `.proto`.
+fn error_outcome<A>(status: &Status) -> Transmission<A> {
+    match classify(status) {
+        Class::Final => Transmission::Refused(format!(
+            "{}: {}",
+            code_name(status.code()),
+            status.message()
+        )),
+        Class::PeerDown => Transmission::Failed(failure(status)),
+        Class::ThisCall => Transmission::Erred(failure(status)),
+    }
+}
+
+/// The status the hub answers a refusal with.
+fn refusal_status(r: crate::hub::Refusal) -> Status {
+    use crate::hub::Refusal;
+    match r {
+        Refusal::Invalid(r) => Status::invalid_argument(r),
+        Refusal::Forbidden(r) => Status::permission_denied(r),
+        Refusal::Conflict(r) => Status::already_exists(r),
+        Refusal::Unknown(r) => Status::not_found(r),
+    }
+}
+
+/// How the caller takes the hub's refusal `r`: exactly as over gRPC (the
+/// status the hub would answer, classified by the `.proto`'s table), for a
+/// driver that hands calls to hosts directly (the message-level model).
+pub fn refusal_outcome<A>(r: crate::hub::Refusal) -> Transmission<A> {
+    error_outcome(&refusal_status(r))
+}
+
+/// How the caller takes a `PERMISSION_DENIED` for `reason` (an identity
+/// refused), as over gRPC.
+pub fn denied_outcome<A>(reason: String) -> Transmission<A> {
+    error_outcome(&Status::permission_denied(reason))
+}
+
+/// How the caller takes a call that got no answer before its deadline, as
+/// over gRPC (`DEADLINE_EXCEEDED`: the peer is taken for down).
+pub fn deadline_outcome<A>() -> Transmission<A> {
+    error_outcome(&Status::deadline_exceeded("deadline exceeded"))
+}
+
+/// How the caller takes a connection refused or reset, as over gRPC
+/// (`UNAVAILABLE`: the peer is taken for down).
+pub fn unreachable_outcome<A>() -> Transmission<A> {
+    error_outcome(&Status::unavailable("connection refused or reset"))
+}
+
+/// How the caller takes an `INVALID_ARGUMENT` for `reason`, as over gRPC.
+pub fn invalid_outcome<A>(reason: String) -> Transmission<A> {
+    error_outcome(&Status::invalid_argument(reason))
 }
 
 /// A status code as the `.proto` and gRPC documentation spell it.

@@ -19,6 +19,7 @@ mod live_policy;
 mod live_procs;
 mod live_tls;
 mod msel;
+mod net_models;
 mod policy;
 mod procs;
 mod python_node;
