@@ -11,7 +11,7 @@
 //! the rules *mean* is the one evaluation of [`crate::policy`]; what the hub
 //! did with them is what is checked.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde::Serialize;
 
@@ -115,6 +115,8 @@ pub fn check(
     events: &[Event],
     received: &[Receipt],
 ) -> LeakReport {
+    // Lookups by message id go through hash maps, never iterated (so the
+    // report's order stays the receipts' order): it is the hot path of a sweep.
     // The policy each message was accepted under: the log says how many
     // amendments came before its acceptance.
     let mut versions = vec![policy.clone()];
@@ -125,9 +127,9 @@ pub fn check(
         versions.push(next);
     }
     let mut amended = 0usize;
-    let mut accepted_under: BTreeMap<&MessageId, usize> = BTreeMap::new();
-    let mut accepted_at: BTreeMap<&MessageId, usize> = BTreeMap::new();
-    let mut refused: BTreeSet<&MessageId> = BTreeSet::new();
+    let mut accepted_under: HashMap<&MessageId, usize> = HashMap::new();
+    let mut accepted_at: HashMap<&MessageId, usize> = HashMap::new();
+    let mut refused: HashSet<&MessageId> = HashSet::new();
     // Reshares the hub accepted, with the policy in force then.
     let mut reshared: Vec<(&MessageId, Ministry, Ministry, usize)> = Vec::new();
     for (i, e) in events.iter().enumerate() {
@@ -148,15 +150,15 @@ pub fn check(
             _ => {}
         }
     }
-    let originals: BTreeMap<&MessageId, &Envelope> = sent.iter().map(|e| (&e.id, *e)).collect();
+    let originals: HashMap<&MessageId, &Envelope> = sent.iter().map(|e| (&e.id, *e)).collect();
 
     // Who may receive each message, derived thread by thread in the order
     // the messages were accepted (an update reaches those its original
     // could reach).
     let mut order: Vec<&&Envelope> = sent.iter().collect();
     order.sort_by_key(|e| accepted_at.get(&e.id).copied().unwrap_or(usize::MAX));
-    let mut allowed: BTreeMap<&MessageId, (BTreeSet<Ministry>, BTreeMap<Ministry, String>)> =
-        BTreeMap::new();
+    let mut allowed: HashMap<&MessageId, (BTreeSet<Ministry>, BTreeMap<Ministry, String>)> =
+        HashMap::new();
     for env in order {
         if refused.contains(&env.id) && !accepted_under.contains_key(&env.id) {
             continue;
@@ -197,7 +199,7 @@ pub fn check(
 
     // Which of those the agreement allows, and each allowed copy as it
     // should be: the passer's copy, redacted again for the new recipient.
-    let mut passed: BTreeMap<(&MessageId, Ministry), Result<Envelope, String>> = BTreeMap::new();
+    let mut passed: HashMap<(&MessageId, Ministry), Result<Envelope, String>> = HashMap::new();
     for (msg, by, to, v_now) in reshared {
         let (Some(original), Some((may, _))) = (originals.get(msg), allowed.get(msg)) else {
             continue;
@@ -235,8 +237,8 @@ pub fn check(
     };
     // Each (message, recipient) counted once; a second, different record
     // of the same copy is checked too.
-    let mut seen: BTreeMap<(&MessageId, Ministry), &Envelope> = BTreeMap::new();
-    let mut messages: BTreeSet<&MessageId> = BTreeSet::new();
+    let mut seen: HashMap<(&MessageId, Ministry), &Envelope> = HashMap::new();
+    let mut messages: HashSet<&MessageId> = HashSet::new();
     for r in received {
         let id = &r.envelope.id;
         match seen.get(&(id, r.to)) {
