@@ -8,6 +8,10 @@
 //! benchmark, never in the simulated path.
 
 use std::path::{Path, PathBuf};
+
+/// The allocator the `gcif-sim` binary uses, so the figures are the CLI's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::time::{Duration, Instant};
 
 use std::sync::Arc;
