@@ -11,9 +11,9 @@ use tokio::time::Instant;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 
-use super::{Played, Progress, link_faults, take_receipts};
+use super::{Played, Progress, fault_targets, link_faults, take_receipts};
 use crate::config::RpcConfig;
-use crate::events::{self, EventBody, EventSink, FaultKind, Log, TokioClock};
+use crate::events::{self, EventBody, EventSink, Log, TokioClock};
 use crate::host::{HubHost, NodeHost, lock};
 use crate::hub::Hub;
 use crate::model::{Envelope, Host, Ministry};
@@ -292,11 +292,7 @@ async fn inject(world: World, submissions: Vec<(Duration, Envelope, Option<Strin
 /// network's business, known to it in advance).
 async fn fault(world: World, hosts: Arc<Mutex<Hosts>>, f: Fault) {
     let origin = world.clock.start();
-    let (kind, targets) = match f.action {
-        FaultAction::Partition(a, b) => (FaultKind::Partition, vec![a, b]),
-        FaultAction::Degrade(a, b, _) => (FaultKind::Degrade, vec![a, b]),
-        FaultAction::Crash(h) => (FaultKind::Crash, vec![h]),
-    };
+    let (kind, targets) = fault_targets(f.action);
     tokio::time::sleep_until(origin + f.at).await;
     let until = f.at + f.lasts;
     let names = targets

@@ -20,7 +20,7 @@ pub mod message;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::events::{Event, EventSink, Recorder};
+use crate::events::{Event, EventSink, FaultKind, Recorder};
 use crate::host::NodeHost;
 use crate::model::Host;
 use crate::plan::Planned;
@@ -97,6 +97,15 @@ pub fn run_into(
         NetModel::Grpc => grpc::run(scenario, seed, sink, progress)?,
         NetModel::Message => message::run(scenario, seed, sink, progress),
     })
+}
+
+/// A fault's kind and targets, as its events name them.
+pub(crate) fn fault_targets(action: FaultAction) -> (FaultKind, Vec<Host>) {
+    match action {
+        FaultAction::Partition(a, b) => (FaultKind::Partition, vec![a, b]),
+        FaultAction::Degrade(a, b, _) => (FaultKind::Degrade, vec![a, b]),
+        FaultAction::Crash(h) => (FaultKind::Crash, vec![h]),
+    }
 }
 
 /// The partitions and degradations of `scenario`, as the network applies them.

@@ -50,8 +50,8 @@ use std::time::Duration;
 
 mod calls;
 
-use super::{Played, Progress, link_faults, take_receipts};
-use crate::events::{self, Clock, EventBody, EventSink, FaultKind, Log};
+use super::{Played, Progress, fault_targets, link_faults, take_receipts};
+use crate::events::{self, Clock, EventBody, EventSink, Log};
 use crate::host::{HubHost, NodeHost};
 use crate::hub::Hub;
 use crate::model::{Host, Ministry, Timestamp};
@@ -436,15 +436,6 @@ impl<'a> Model<'a> {
             Host::Node(m) => self.nodes[&m].on_restart(),
         }
         self.wake(h);
-    }
-}
-
-/// A fault's kind and targets, as its events name them.
-fn fault_targets(action: FaultAction) -> (FaultKind, Vec<Host>) {
-    match action {
-        FaultAction::Partition(a, b) => (FaultKind::Partition, vec![a, b]),
-        FaultAction::Degrade(a, b, _) => (FaultKind::Degrade, vec![a, b]),
-        FaultAction::Crash(h) => (FaultKind::Crash, vec![h]),
     }
 }
 
