@@ -77,9 +77,7 @@ impl NodeHost {
         if let Some(j) = &self.journal {
             j.synced().await?;
         }
-        if let (Some(tap), Some((envelope, attempt))) = (&self.tap, d.held) {
-            tap(&envelope, attempt);
-        }
+        self.tell_tap(d);
         Ok(())
     }
 
@@ -87,6 +85,10 @@ impl NodeHost {
     /// to wait for (the message-level model): tells the tap, if any.
     pub fn settle_now(&self, d: Delivered) {
         debug_assert!(self.journal.is_none(), "a journal must be waited for");
+        self.tell_tap(d);
+    }
+
+    fn tell_tap(&self, d: Delivered) {
         if let (Some(tap), Some((envelope, attempt))) = (&self.tap, d.held) {
             tap(&envelope, attempt);
         }
