@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use rand_chacha::ChaCha8Rng;
 use tokio::task::{AbortHandle, JoinSet};
 use tokio::time::Instant;
 use tokio_stream::StreamExt;
@@ -18,7 +19,7 @@ use crate::host::{HubHost, NodeHost, lock};
 use crate::hub::Hub;
 use crate::model::{Envelope, Host, Ministry};
 use crate::node::Node;
-use crate::plan;
+use crate::plan::{self, Planned};
 use crate::scenario::{Fault, FaultAction, Scenario};
 use crate::simnet::SimNet;
 use crate::transport::{self, Peer};
@@ -27,6 +28,8 @@ use crate::transport::{self, Peer};
 pub(super) fn run(
     scenario: &Scenario,
     seed: u64,
+    plan: Vec<Planned>,
+    net_rng: ChaCha8Rng,
     sink: Arc<dyn EventSink>,
     progress: Option<Progress>,
 ) -> Result<Played, std::io::Error> {
@@ -34,7 +37,7 @@ pub(super) fn run(
         .enable_time()
         .start_paused(true)
         .build()?;
-    let played = runtime.block_on(play(scenario, seed, sink, progress));
+    let played = runtime.block_on(play(scenario, seed, plan, net_rng, sink, progress));
     // Dropping the runtime cancels whatever connection tasks are left.
     drop(runtime);
     Ok(played)
@@ -182,15 +185,14 @@ impl Hosts {
     }
 }
 
-pub(super) async fn play(
+async fn play(
     scenario: &Scenario,
     seed: u64,
+    plan: Vec<Planned>,
+    net_rng: ChaCha8Rng,
     sink: Arc<dyn EventSink>,
     progress: Option<Progress>,
 ) -> Played {
-    let (mut traffic_rng, net_rng) = plan::streams(seed);
-    let plan = plan::plan(scenario, &mut traffic_rng);
-
     let origin = Instant::now();
     let clock = TokioClock::new(origin, scenario.epoch());
     let _entered = events::clock::enter(Arc::new(clock));

@@ -93,9 +93,13 @@ pub fn run_into(
     sink: Arc<dyn EventSink>,
     progress: Option<Progress>,
 ) -> Result<Played, SimError> {
+    // The plan is the models' common ground: the same seed gives the same
+    // messages in either, and the rest of the seed's stream is the jitter.
+    let (mut traffic_rng, net_rng) = crate::plan::streams(seed);
+    let plan = crate::plan::plan(scenario, &mut traffic_rng);
     Ok(match scenario.net {
-        NetModel::Grpc => grpc::run(scenario, seed, sink, progress)?,
-        NetModel::Message => message::run(scenario, seed, sink, progress),
+        NetModel::Grpc => grpc::run(scenario, seed, plan, net_rng, sink, progress)?,
+        NetModel::Message => message::run(scenario, seed, plan, net_rng, sink, progress),
     })
 }
 

@@ -48,6 +48,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use rand_chacha::ChaCha8Rng;
+
 mod calls;
 
 use super::{Played, Progress, fault_targets, link_faults, take_receipts};
@@ -91,11 +93,11 @@ impl Clock for SimClock {
 pub(super) fn run(
     scenario: &Scenario,
     seed: u64,
+    plan: Vec<Planned>,
+    net_rng: ChaCha8Rng,
     sink: Arc<dyn EventSink>,
     progress: Option<Progress>,
 ) -> Played {
-    let (mut traffic_rng, net_rng) = plan::streams(seed);
-    let plan = plan::plan(scenario, &mut traffic_rng);
     let clock = SimClock {
         now: Arc::new(AtomicU64::new(0)),
         epoch: scenario.epoch(),
