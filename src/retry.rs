@@ -299,6 +299,20 @@ impl<T: Causal + Clone> RetryQueue<T> {
         }
     }
 
+    /// The peer was reached but had no room for `seq`: that item alone waits
+    /// `retry_after` (the peer's hint), then is tried again. Its own backoff
+    /// does not grow: the hint says when.
+    pub fn busy(&mut self, now: Timestamp, seq: Seq, retry_after: Duration) {
+        if !self.back_from_flight(seq) {
+            return;
+        }
+        if let Some(slot) = self.slots.get_mut(&seq) {
+            let at = now.after(retry_after.max(Duration::from_millis(1)));
+            slot.state = State::Delayed(at);
+            self.delayed.insert((at, seq));
+        }
+    }
+
     /// Takes `seq` out of flight; false if it was not in flight (a stale result).
     fn back_from_flight(&mut self, seq: Seq) -> bool {
         match self.slots.get(&seq) {
@@ -314,6 +328,11 @@ impl<T: Causal + Clone> RetryQueue<T> {
     pub fn resume(&mut self, now: Timestamp) {
         self.failures = 0;
         self.paused_until = self.paused_until.min(now);
+    }
+
+    /// Until when the whole queue is paused (in the past when it is not).
+    pub fn paused_until(&self) -> Timestamp {
+        self.paused_until
     }
 
     /// When `take_ready` will next have something to start, if ever.

@@ -70,7 +70,24 @@ FINAL_CODES = frozenset(
     ["INVALID_ARGUMENT", "PERMISSION_DENIED", "ALREADY_EXISTS", "FAILED_PRECONDITION", "OUT_OF_RANGE"]
 )
 PEER_DOWN_CODES = frozenset(["UNAVAILABLE", "DEADLINE_EXCEEDED", "CANCELLED", "UNIMPLEMENTED"])
-# Everything else (RESOURCE_EXHAUSTED, INTERNAL, UNKNOWN, ...): retry this call alone.
+# Everything else (RESOURCE_EXHAUSTED, INTERNAL, UNKNOWN, ...): retry this call alone,
+# after the hub's retry hint when it gives one (a busy hub: see Backpressure).
+RETRY_PUSHBACK = "grpc-retry-pushback-ms"
+
+
+def pushback_s(error):
+    """The retry hint of an error status, in seconds, or None."""
+    try:
+        trailers = error.trailing_metadata() or ()
+    except Exception:  # not a call error: no trailers to read
+        return None
+    for key, value in trailers:
+        if key == RETRY_PUSHBACK:
+            try:
+                return max(int(value), 0) / 1000.0
+            except ValueError:
+                return None
+    return None
 
 # A plausible place in each participant's country, for the caravan alerts.
 PLACES = {
@@ -628,7 +645,8 @@ class Node:
                 if code in FINAL_CODES:
                     emit({"event": "refused", "msg": msg, "code": code, "reason": details(e)})
                     return
-                wait = backoff.next()
+                hint = pushback_s(e) if code == "RESOURCE_EXHAUSTED" else None
+                wait = hint if hint is not None else backoff.next()
                 note("publish %s attempt %d: %s (%s); retrying in %.2f s"
                      % (msg, attempt, code, details(e), wait))
                 self.stopping.wait(wait)

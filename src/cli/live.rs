@@ -63,6 +63,12 @@ pub struct HubArgs {
     /// otherwise when it registers: actual, exercise or test.
     #[arg(long, default_value = "exercise")]
     status: gcif_sim::model::Status,
+    /// The most messages that may wait for one recipient (not yet
+    /// acknowledged). A publish that would go beyond is refused with
+    /// RESOURCE_EXHAUSTED and a retry hint (the `grpc-retry-pushback-ms`
+    /// trailer) until the recipient has taken some.
+    #[arg(long, default_value_t = gcif_sim::hub::DEFAULT_MAX_PENDING, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    max_pending: usize,
     #[command(flatten)]
     tls: TlsArgs,
 }
@@ -271,7 +277,10 @@ pub fn hub(args: HubArgs) -> ExitCode {
         ministries: fixed,
         policy,
         rpc: Default::default(),
-        delivery: Default::default(),
+        delivery: gcif_sim::config::DeliveryConfig {
+            max_pending: args.max_pending,
+            ..Default::default()
+        },
         tls,
     };
     let result = runtime().and_then(|rt| {
@@ -456,9 +465,9 @@ pub fn send(args: SendArgs) -> ExitCode {
         Ok(rt) => rt.block_on(async {
             let stop = live::shutdown_signal();
             tokio::select! {
-                sent = live::send::send(&hub, &envelope, args.give_up, |attempt, error| {
+                sent = live::send::send(&hub, &envelope, args.give_up, |attempt, error, wait| {
                     if !quiet || attempt == 1 {
-                        eprintln!("gcif-sim send: hub {} did not answer ({error}); retrying", args.hub);
+                        eprintln!("gcif-sim send: hub {} did not take it ({error}); retrying in {} ms", args.hub, wait.as_millis());
                     }
                 }) => Some(sent),
                 () = stop => None,
@@ -513,7 +522,7 @@ pub fn send(args: SendArgs) -> ExitCode {
         }
         Some(Sent::GaveUp(error)) => {
             eprintln!(
-                "gcif-sim send: gave up: hub {} did not answer ({error})",
+                "gcif-sim send: gave up: hub {} did not take it ({error})",
                 args.hub
             );
             ExitCode::from(BAD_INPUT)
@@ -681,9 +690,9 @@ pub fn reshare(args: ReshareArgs) -> ExitCode {
         let passed = rt.block_on(async {
             let stop = live::shutdown_signal();
             tokio::select! {
-                p = live::send::reshare(&hub, &args.message_id, args.by, to, args.give_up, |attempt, error| {
+                p = live::send::reshare(&hub, &args.message_id, args.by, to, args.give_up, |attempt, error, wait| {
                     if attempt == 1 {
-                        eprintln!("gcif-sim reshare: hub {} did not answer ({error}); retrying", args.hub);
+                        eprintln!("gcif-sim reshare: hub {} did not take it ({error}); retrying in {} ms", args.hub, wait.as_millis());
                     }
                 }) => Some(p),
                 () = stop => None,
@@ -723,7 +732,7 @@ pub fn reshare(args: ReshareArgs) -> ExitCode {
             }
             Some(Passed::GaveUp(error)) => {
                 eprintln!(
-                    "gcif-sim reshare: gave up: hub {} did not answer ({error})",
+                    "gcif-sim reshare: gave up: hub {} did not take it ({error})",
                     args.hub
                 );
                 return ExitCode::from(BAD_INPUT);

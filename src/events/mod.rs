@@ -96,6 +96,17 @@ pub enum EventBody {
         from: Ministry,
         reason: String,
     },
+    /// The hub had no room for a message now: `full` (its recipients, or the
+    /// one it was to be passed on to) already have as many messages waiting
+    /// as the hub keeps for one recipient. Refused with RESOURCE_EXHAUSTED
+    /// and a retry hint (`retry_ms`); nothing is recorded, and the sender's
+    /// retry is decided afresh. Logged at each refusal.
+    Deferred {
+        msg: MessageId,
+        from: Ministry,
+        full: Vec<Ministry>,
+        retry_ms: u64,
+    },
     /// The hub refused a request it could not attribute to a participant's
     /// message (malformed envelope, unknown originator, over the size
     /// limit): `msg` and `from` are as the request gave them.

@@ -193,6 +193,13 @@ impl HubHost {
                     duplicate: !first,
                 })
             }
+            PublishOutcome::Refused {
+                refusal: refusal @ Refusal::Busy { .. },
+                ..
+            } => {
+                self.deferred(&id, from, &refusal);
+                Err(refusal)
+            }
             PublishOutcome::Refused { refusal, first } => {
                 if first {
                     tracing::info!(msg = %id, reason = refusal.reason(), "rejected");
@@ -204,6 +211,24 @@ impl HubHost {
                 }
                 Err(refusal)
             }
+        }
+    }
+
+    /// Logs a message refused for want of room (`Refusal::Busy`).
+    fn deferred(&self, id: &crate::model::MessageId, from: Ministry, refusal: &Refusal) {
+        if let Refusal::Busy {
+            reason,
+            full,
+            retry_after,
+        } = refusal
+        {
+            tracing::debug!(msg = %id, reason, "deferred");
+            self.log.record(EventBody::Deferred {
+                msg: id.clone(),
+                from,
+                full: full.clone(),
+                retry_ms: retry_after.as_millis().try_into().unwrap_or(u64::MAX),
+            });
         }
     }
 
@@ -230,6 +255,10 @@ impl HubHost {
     pub fn on_delivery(&self, d: &Delivery, result: Transmission<Acked>) {
         let now = self.now();
         let erred = matches!(result, Transmission::Erred(_));
+        let busy = match &result {
+            Transmission::Busy { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        };
         let mut h = lock(&self.hub);
         match result {
             Transmission::Answered(Acked { duplicate }) => {
@@ -274,7 +303,9 @@ impl HubHost {
                     reason,
                 });
             }
-            Transmission::Failed(error) | Transmission::Erred(error) => {
+            Transmission::Failed(error)
+            | Transmission::Erred(error)
+            | Transmission::Busy { error, .. } => {
                 tracing::debug!(msg = %d.envelope.id, to = %d.to, attempt = d.attempt, error, "delivery failed");
                 self.log.record(EventBody::Failed {
                     msg: d.envelope.id.clone(),
@@ -283,7 +314,9 @@ impl HubHost {
                     attempt: d.attempt,
                     error,
                 });
-                if erred {
+                if let Some(retry_after) = busy {
+                    h.on_busy(now, d.to, d.seq, retry_after);
+                } else if erred {
                     h.on_erred(now, d.to, d.seq);
                 } else {
                     h.on_failed(now, d.to, d.seq);
@@ -335,6 +368,10 @@ impl HubHost {
                     self.wake.notify_one();
                 }
                 Ok((!first, redacted))
+            }
+            crate::hub::ReshareOutcome::Refused(refusal @ Refusal::Busy { .. }) => {
+                self.deferred(id, by, &refusal);
+                Err(refusal)
             }
             crate::hub::ReshareOutcome::Refused(refusal) => {
                 self.log.record(EventBody::ReshareRefused {

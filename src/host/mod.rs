@@ -50,6 +50,13 @@ pub enum Transmission<T> {
     /// (`INTERNAL`, `UNKNOWN`, ...): retry this transmission alone, after its
     /// own backoff; the others to that peer carry on.
     Erred(String),
+    /// The peer was reached but has no room for it now (`RESOURCE_EXHAUSTED`
+    /// with a retry hint): retry this transmission alone once `retry_after`
+    /// has passed; the others to that peer carry on.
+    Busy {
+        error: String,
+        retry_after: std::time::Duration,
+    },
 }
 
 /// Locks a state machine. A poisoned lock means a task panicked mid-update;

@@ -172,6 +172,10 @@ impl NodeHost {
     pub fn on_publish(&self, p: &Publish, result: Transmission<Vec<Ministry>>) {
         let now = self.now();
         let erred = matches!(result, Transmission::Erred(_));
+        let busy = match &result {
+            Transmission::Busy { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        };
         let mut s = lock(&self.state);
         match result {
             Transmission::Answered(recipients) => {
@@ -212,7 +216,9 @@ impl NodeHost {
                 }
                 s.node.on_outcome(now, p.seq, Outcome::Refused { reason });
             }
-            Transmission::Failed(error) | Transmission::Erred(error) => {
+            Transmission::Failed(error)
+            | Transmission::Erred(error)
+            | Transmission::Busy { error, .. } => {
                 tracing::debug!(msg = %p.envelope.id, attempt = p.attempt, error, "publish failed");
                 self.log.record(EventBody::Failed {
                     msg: p.envelope.id.clone(),
@@ -221,7 +227,9 @@ impl NodeHost {
                     attempt: p.attempt,
                     error,
                 });
-                if erred {
+                if let Some(retry_after) = busy {
+                    s.node.on_publish_busy(now, p.seq, retry_after);
+                } else if erred {
                     s.node.on_publish_erred(now, p.seq);
                 } else {
                     s.node.on_publish_failed(now, p.seq);
@@ -348,6 +356,10 @@ impl NodeHost {
             Transmission::Erred(e) => {
                 tracing::debug!(msg = %r.pass_on.id, error = e, "reshare erred");
                 s.node.on_reshare_failed(now, r.seq, true);
+            }
+            Transmission::Busy { error, retry_after } => {
+                tracing::debug!(msg = %r.pass_on.id, error, "reshare deferred: the hub is busy");
+                s.node.on_reshare_busy(now, r.seq, retry_after);
             }
         }
         drop(s);

@@ -20,6 +20,12 @@ pub struct DeliveryConfig {
     pub backoff: Backoff,
     /// Deliveries in flight to one recipient at once.
     pub window: usize,
+    /// The most messages that may wait for one recipient (queued, held or in
+    /// flight). A publish or reshare that would add one more is refused with
+    /// [`Refusal::Busy`] until the recipient has taken some: a recipient that
+    /// is slow or down holds back only the messages routed to it, and the
+    /// hub's memory stays bounded.
+    pub max_pending: usize,
 }
 
 impl Default for DeliveryConfig {
@@ -27,9 +33,14 @@ impl Default for DeliveryConfig {
         DeliveryConfig {
             backoff: Backoff::default(),
             window: 16,
+            max_pending: DEFAULT_MAX_PENDING,
         }
     }
 }
+
+/// [`DeliveryConfig::max_pending`] unless set: a million messages waiting
+/// for one recipient.
+pub const DEFAULT_MAX_PENDING: usize = 1_000_000;
 
 /// Why the hub refused a message. Each maps to its own gRPC status code.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +53,15 @@ pub enum Refusal {
     Conflict(String),
     /// The message referred to is not one the hub accepted: NOT_FOUND.
     Unknown(String),
+    /// A recipient has [`DeliveryConfig::max_pending`] messages waiting
+    /// already: RESOURCE_EXHAUSTED, to be retried after `retry_after`. Not
+    /// recorded: the retry is decided afresh.
+    Busy {
+        reason: String,
+        /// The recipients with no room.
+        full: Vec<Ministry>,
+        retry_after: std::time::Duration,
+    },
 }
 
 impl Refusal {
@@ -51,7 +71,8 @@ impl Refusal {
             Refusal::Invalid(r)
             | Refusal::Forbidden(r)
             | Refusal::Conflict(r)
-            | Refusal::Unknown(r) => r,
+            | Refusal::Unknown(r)
+            | Refusal::Busy { reason: r, .. } => r,
         }
     }
 }
@@ -298,7 +319,17 @@ impl Hub {
             Some(Record::Refused { .. }) | None => {}
         }
         let id = env.id.clone();
-        match self.decide(now, &env) {
+        let decided = self
+            .decide(now, &env)
+            .and_then(|d| match self.busy(now, &d.0) {
+                Some(busy) => Err(busy),
+                None => Ok(d),
+            });
+        match decided {
+            Err(busy @ Refusal::Busy { .. }) => PublishOutcome::Refused {
+                refusal: busy,
+                first: true,
+            },
             Ok((recipients, withheld, redacted, note)) => {
                 for m in &recipients {
                     if let Some(q) = self.queues.get_mut(m) {
@@ -343,6 +374,41 @@ impl Hub {
                 }
             }
         }
+    }
+
+    /// The refusal of a message for `recipients` when any of them has no
+    /// room left, with the time to retry after: until the fullest of them
+    /// is next tried (it may have taken some by then), at least the
+    /// backoff's first pause and at most its longest.
+    fn busy(&self, now: Timestamp, recipients: &[Ministry]) -> Option<Refusal> {
+        let max = self.config.max_pending;
+        let full: Vec<Ministry> = recipients
+            .iter()
+            .copied()
+            .filter(|m| self.queues.get(m).is_some_and(|q| q.len() >= max))
+            .collect();
+        if full.is_empty() {
+            return None;
+        }
+        let backoff = self.config.backoff;
+        let retry_after = full
+            .iter()
+            .filter_map(|m| self.queues.get(m))
+            .map(|q| std::time::Duration::from_millis(q.paused_until().since(now)))
+            .max()
+            .unwrap_or_default()
+            .clamp(backoff.initial, backoff.max);
+        let names: Vec<String> = full.iter().map(|m| m.to_string()).collect();
+        Some(Refusal::Busy {
+            reason: format!(
+                "{} already {} {max} messages waiting at the hub; retry in {} ms",
+                names.join(", "),
+                if full.len() == 1 { "has" } else { "have" },
+                retry_after.as_millis()
+            ),
+            full,
+            retry_after,
+        })
     }
 
     /// Validates and routes `env`: its recipients, who is left out and which
@@ -501,6 +567,9 @@ impl Hub {
                 "{id} may not be passed on to {to}: {why}"
             )));
         }
+        if let Some(busy) = self.busy(now, &[to]) {
+            return refuse(busy);
+        }
         let r = Reshared {
             to,
             by,
@@ -608,6 +677,20 @@ impl Hub {
         let backoff = self.config.backoff;
         if let Some(q) = self.queues.get_mut(&to) {
             q.erred(now, seq, &backoff);
+        }
+    }
+
+    /// The recipient had no room for delivery `seq` and said when to come
+    /// back: that message alone is retried after `retry_after`.
+    pub fn on_busy(
+        &mut self,
+        now: Timestamp,
+        to: Ministry,
+        seq: Seq,
+        retry_after: std::time::Duration,
+    ) {
+        if let Some(q) = self.queues.get_mut(&to) {
+            q.busy(now, seq, retry_after);
         }
     }
 

@@ -8,6 +8,7 @@ fn hub() -> Hub {
         DeliveryConfig {
             backoff: Backoff::default(),
             window: 2,
+            max_pending: crate::hub::DEFAULT_MAX_PENDING,
         },
     )
 }
@@ -377,5 +378,104 @@ fn a_cancel_only_from_its_originator() {
     assert!(matches!(
         h.on_publish(Timestamp(1), cancel),
         PublishOutcome::Refused { refusal: Refusal::Forbidden(r), .. } if r.contains("only HN-SEDS")
+    ));
+}
+
+#[test]
+fn a_full_recipient_defers_only_what_is_routed_to_it_and_nothing_is_recorded() {
+    let mut h = Hub::new(
+        Policy::compact_2019(Status::Exercise),
+        DeliveryConfig {
+            backoff: Backoff::default(),
+            window: 2,
+            max_pending: 2,
+        },
+    );
+    let to_all = |n: u32| alert(&format!("HN-SEDS-{n}"), HN_SEDS);
+    let to_us = |n: u32| caravan_with_minors(&format!("HN-SEDS-{n}"), HN_SEDS, &[US_DHS]);
+    for n in 1..=2 {
+        assert!(matches!(
+            h.on_publish(Timestamp(0), to_all(n)),
+            PublishOutcome::Accepted { first: true, .. }
+        ));
+    }
+    // Mexico takes nothing; the others acknowledge everything.
+    for d in h.poll(Timestamp(0)) {
+        if d.to != MX_SEGOB {
+            h.on_acked(Timestamp(1), d.to, d.seq);
+        }
+    }
+    assert_eq!(h.backlog_of(MX_SEGOB), 2);
+    let PublishOutcome::Refused {
+        refusal: Refusal::Busy {
+            full, retry_after, ..
+        },
+        ..
+    } = h.on_publish(Timestamp(2), to_all(3))
+    else {
+        panic!("a third message for a full recipient is deferred");
+    };
+    assert_eq!(full, [MX_SEGOB]);
+    assert!(retry_after >= Backoff::default().initial && retry_after <= Backoff::default().max);
+    assert!(
+        h.track(&"HN-SEDS-3".into()).is_none(),
+        "a deferral is not recorded"
+    );
+    assert_eq!(h.backlog_of(US_DHS), 0, "nothing was queued for the others");
+    // What is not routed to Mexico is accepted as before.
+    assert!(matches!(
+        h.on_publish(Timestamp(3), to_us(4)),
+        PublishOutcome::Accepted { first: true, .. }
+    ));
+    // A retried publish of an accepted message is still answered.
+    assert!(matches!(
+        h.on_publish(Timestamp(4), to_all(1)),
+        PublishOutcome::Accepted { first: false, .. }
+    ));
+    // Mexico is reached and takes one: there is room for one more.
+    let mx: Vec<Delivery> = h
+        .poll(Timestamp(5))
+        .into_iter()
+        .filter(|d| d.to == MX_SEGOB)
+        .collect();
+    assert!(mx.is_empty(), "Mexico's two are in flight");
+    h.on_acked(Timestamp(6), MX_SEGOB, 0);
+    assert!(matches!(
+        h.on_publish(Timestamp(7), to_all(3)),
+        PublishOutcome::Accepted { first: true, .. }
+    ));
+    assert!(matches!(
+        h.on_publish(Timestamp(8), to_all(5)),
+        PublishOutcome::Refused {
+            refusal: Refusal::Busy { .. },
+            ..
+        }
+    ));
+}
+
+#[test]
+fn a_reshare_to_a_full_recipient_is_deferred() {
+    let mut h = Hub::new(
+        Policy::compact_2019(Status::Exercise),
+        DeliveryConfig {
+            max_pending: 1,
+            ..DeliveryConfig::default()
+        },
+    );
+    h.on_publish(
+        Timestamp(0),
+        caravan_with_minors("HN-SEDS-1", HN_SEDS, &[US_DHS]),
+    );
+    h.on_publish(
+        Timestamp(0),
+        caravan_with_minors("HN-SEDS-2", HN_SEDS, &[GT_MINGOB]),
+    );
+    assert!(matches!(
+        h.on_reshare(Timestamp(1), &"HN-SEDS-1".into(), HN_SEDS, GT_MINGOB),
+        ReshareOutcome::Refused(Refusal::Busy { .. })
+    ));
+    assert!(matches!(
+        h.on_reshare(Timestamp(1), &"HN-SEDS-1".into(), HN_SEDS, SV_MJSP),
+        ReshareOutcome::Accepted { first: true, .. }
     ));
 }

@@ -19,32 +19,58 @@ pub enum Sent {
 }
 
 /// Publishes `envelope` to `hub`, retrying with backoff (250 ms
-/// doubling to 10 s) until it answers or `give_up` has passed; `retrying` is
-/// told of each failed attempt.
+/// doubling to 10 s, or as long as a busy hub's retry hint says) until it
+/// answers or `give_up` has passed; `retrying` is told of each failed
+/// attempt, with how long it waits before the next.
 pub async fn send(
     hub: &Peer,
     envelope: &Envelope,
     give_up: Option<Duration>,
-    retrying: impl Fn(u32, &str),
+    retrying: impl Fn(u32, &str, Duration),
 ) -> Sent {
-    let peer = hub;
+    let answer = until_answered(give_up, retrying, |attempt| {
+        transport::publish_once(hub, envelope, attempt)
+    })
+    .await;
+    match answer {
+        Ok(Ok(receipt)) => Sent::Accepted(receipt),
+        Ok(Err(reason)) => Sent::Refused(reason),
+        Err(error) => Sent::GaveUp(error),
+    }
+}
+
+/// Makes the call `once(attempt)` until the peer answers or refuses
+/// (`Ok`), retrying on every other outcome after a pause (250 ms doubling
+/// to 10 s, or the peer's retry hint), or until `give_up` has passed
+/// (`Err`, the last error).
+async fn until_answered<T, F>(
+    give_up: Option<Duration>,
+    retrying: impl Fn(u32, &str, Duration),
+    mut once: impl FnMut(u32) -> F,
+) -> Result<Result<T, String>, String>
+where
+    F: std::future::Future<Output = Transmission<T>>,
+{
     let started = tokio::time::Instant::now();
     let mut pause = Duration::from_millis(250);
     let mut attempt = 1;
     loop {
-        match transport::publish_once(peer, envelope, attempt).await {
-            Transmission::Answered(receipt) => return Sent::Accepted(receipt),
-            Transmission::Refused(reason) => return Sent::Refused(reason),
+        let (error, wait) = match once(attempt).await {
+            Transmission::Answered(answer) => return Ok(Ok(answer)),
+            Transmission::Refused(reason) => return Ok(Err(reason)),
             Transmission::Failed(error) | Transmission::Erred(error) => {
-                if give_up.is_some_and(|g| started.elapsed() + pause > g) {
-                    return Sent::GaveUp(error);
-                }
-                retrying(attempt, &error);
-                tokio::time::sleep(pause).await;
+                let wait = pause;
                 pause = (pause * 2).min(Duration::from_secs(10));
-                attempt += 1;
+                (error, wait)
             }
+            Transmission::Busy { error, retry_after } => (error, retry_after),
+        };
+        if give_up.is_some_and(|g| started.elapsed() + wait > g) {
+            return Err(error);
         }
+        retrying(attempt, &error, wait);
+        tokio::time::sleep(wait).await;
+        attempt += 1;
     }
 }
 
@@ -71,30 +97,18 @@ pub async fn reshare(
     by: crate::model::Ministry,
     to: crate::model::Ministry,
     give_up: Option<Duration>,
-    retrying: impl Fn(u32, &str),
+    retrying: impl Fn(u32, &str, Duration),
 ) -> Passed {
-    let peer = hub;
-    let started = tokio::time::Instant::now();
-    let mut pause = Duration::from_millis(250);
-    let mut attempt = 1;
-    loop {
-        match transport::reshare_once(peer, id, by, to).await {
-            Transmission::Answered((duplicate, redacted)) => {
-                return Passed::Accepted {
-                    duplicate,
-                    redacted,
-                };
-            }
-            Transmission::Refused(reason) => return Passed::Refused(reason),
-            Transmission::Failed(error) | Transmission::Erred(error) => {
-                if give_up.is_some_and(|g| started.elapsed() + pause > g) {
-                    return Passed::GaveUp(error);
-                }
-                retrying(attempt, &error);
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_secs(10));
-                attempt += 1;
-            }
-        }
+    let answer = until_answered(give_up, retrying, |_| {
+        transport::reshare_once(hub, id, by, to)
+    })
+    .await;
+    match answer {
+        Ok(Ok((duplicate, redacted))) => Passed::Accepted {
+            duplicate,
+            redacted,
+        },
+        Ok(Err(reason)) => Passed::Refused(reason),
+        Err(error) => Passed::GaveUp(error),
     }
 }

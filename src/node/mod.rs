@@ -178,6 +178,11 @@ impl Node {
 
     /// Reshare `seq` did not get through (`erred`: the hub answered with an
     /// error worth retrying): retry later.
+    /// The hub had no room for reshare `seq` now: ask again after `retry_after`.
+    pub fn on_reshare_busy(&mut self, now: Timestamp, seq: Seq, retry_after: std::time::Duration) {
+        self.passing.busy(now, seq, retry_after);
+    }
+
     pub fn on_reshare_failed(&mut self, now: Timestamp, seq: Seq, erred: bool) {
         if erred {
             self.passing.erred(now, seq, &self.config.backoff);
@@ -212,6 +217,13 @@ impl Node {
     /// that message alone after backoff; the rest of the outbox carries on.
     pub fn on_publish_erred(&mut self, now: Timestamp, seq: Seq) {
         self.outbox.erred(now, seq, &self.config.backoff);
+    }
+
+    /// The hub had no room for publish `seq` now (a recipient has too many
+    /// messages waiting): that message alone is published again after
+    /// `retry_after`, the hub's hint; the others carry on.
+    pub fn on_publish_busy(&mut self, now: Timestamp, seq: Seq, retry_after: std::time::Duration) {
+        self.outbox.busy(now, seq, retry_after);
     }
 
     /// The hub delivers `envelope`.

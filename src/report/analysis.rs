@@ -301,6 +301,7 @@ impl Builder {
             }
             EventBody::Duplicate { .. }
             | EventBody::RefusedRequest { .. }
+            | EventBody::Deferred { .. }
             | EventBody::IdentityRefused { .. }
             | EventBody::Undeliverable { .. }
             | EventBody::Registered { .. }

@@ -184,6 +184,11 @@ pub struct RawProtocol {
     /// Publishes in flight per node. Default 8.
     #[serde(default)]
     pub node_window: Option<u32>,
+    /// Most messages waiting at the hub for one recipient; a publish that
+    /// would go beyond is refused with RESOURCE_EXHAUSTED and retried.
+    /// Default 1000000.
+    #[serde(default)]
+    pub max_pending: Option<u32>,
 }
 
 /// A place.

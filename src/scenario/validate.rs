@@ -214,6 +214,9 @@ impl Validator<'_> {
             window: protocol
                 .hub_window
                 .map_or(DeliveryConfig::default().window, |w| w.max(1) as usize),
+            max_pending: protocol
+                .max_pending
+                .map_or(DeliveryConfig::default().max_pending, |m| m.max(1) as usize),
         };
         let publish = PublishConfig {
             backoff,

@@ -99,8 +99,27 @@ fn error_outcome<A>(status: &Status) -> Transmission<A> {
             status.message()
         )),
         Class::PeerDown => Transmission::Failed(failure(status)),
-        Class::ThisCall => Transmission::Erred(failure(status)),
+        Class::ThisCall => match retry_pushback(status) {
+            Some(retry_after) if status.code() == Code::ResourceExhausted => Transmission::Busy {
+                error: failure(status),
+                retry_after,
+            },
+            _ => Transmission::Erred(failure(status)),
+        },
     }
+}
+
+/// The trailer in which a server says how long to wait before retrying
+/// (gRPC's retry pushback, gRFC A6), in milliseconds.
+pub const RETRY_PUSHBACK: &str = "grpc-retry-pushback-ms";
+
+/// The retry hint a status carries, if it carries a well-formed one.
+fn retry_pushback(status: &Status) -> Option<std::time::Duration> {
+    let ms = status.metadata().get(RETRY_PUSHBACK)?.to_str().ok()?;
+    ms.trim()
+        .parse::<u64>()
+        .ok()
+        .map(std::time::Duration::from_millis)
 }
 
 /// The status the hub answers a refusal with.
@@ -111,6 +130,17 @@ fn refusal_status(r: crate::hub::Refusal) -> Status {
         Refusal::Forbidden(r) => Status::permission_denied(r),
         Refusal::Conflict(r) => Status::already_exists(r),
         Refusal::Unknown(r) => Status::not_found(r),
+        Refusal::Busy {
+            reason,
+            retry_after,
+            ..
+        } => {
+            let mut metadata = tonic::metadata::MetadataMap::new();
+            if let Ok(ms) = retry_after.as_millis().to_string().parse() {
+                metadata.insert(RETRY_PUSHBACK, ms);
+            }
+            Status::with_metadata(Code::ResourceExhausted, reason, metadata)
+        }
     }
 }
 

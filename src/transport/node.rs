@@ -193,7 +193,9 @@ pub async fn register_loop(
                     told(&Registration::Refused(reason.clone()));
                     return reason;
                 }
-                Transmission::Failed(e) | Transmission::Erred(e) => {
+                Transmission::Failed(e)
+                | Transmission::Erred(e)
+                | Transmission::Busy { error: e, .. } => {
                     channel = None;
                     let wait = backoff;
                     backoff = (backoff * 2).min(std::time::Duration::from_secs(5));

@@ -4,6 +4,7 @@
 
 mod agreements;
 mod architecture;
+mod backpressure;
 mod bad_input;
 mod cdp;
 mod console;
