@@ -455,15 +455,21 @@ fn run(
     let dir =
         out.unwrap_or_else(|| PathBuf::from("runs").join(format!("{}-{seed}", scenario.name)));
     let played = if live.live {
-        match live::run_live(&scenario, seed, live, &dir) {
+        let played = match live::run_live(&scenario, seed, live, &dir) {
             Ok(p) => p,
             Err(e) => {
                 eprintln!("gcif-sim: {e:#}");
                 return ExitCode::from(BAD_INPUT);
             }
+        };
+        if let Err(e) = played.write(&dir, &scenario, file) {
+            eprintln!("gcif-sim: {e}");
+            return ExitCode::from(BAD_INPUT);
         }
+        played
     } else {
-        match simulate(&scenario, seed, json) {
+        // The event log goes to the run directory as it happens.
+        match simulate(&scenario, seed, json, &dir, file) {
             Ok(p) => p,
             Err(e) => {
                 eprintln!("gcif-sim: {e}");
@@ -472,10 +478,6 @@ fn run(
         }
     };
     let summary = &played.summary;
-    if let Err(e) = played.write(&dir, &scenario, file) {
-        eprintln!("gcif-sim: {e}");
-        return ExitCode::from(BAD_INPUT);
-    }
     let report_path = if html {
         match write_report(&dir) {
             Ok(path) => Some(path),
@@ -516,12 +518,15 @@ fn run(
     }
 }
 
-/// Plays `scenario` in simulated time, with a progress bar on a terminal.
+/// Plays `scenario` in simulated time into the run directory `dir`, with a
+/// progress bar on a terminal.
 fn simulate(
     scenario: &scenario::Scenario,
     seed: u64,
     json: bool,
-) -> Result<gcif_sim::run::Run, sim::SimError> {
+    dir: &std::path::Path,
+    file: &std::path::Path,
+) -> Result<gcif_sim::run::Run, gcif_sim::run::RecordError> {
     let bar = (!json && std::io::stderr().is_terminal()).then(progress_bar);
     let progress = bar.clone().map(|bar| -> sim::Progress {
         Arc::new(move |done, total| {
@@ -534,7 +539,7 @@ fn simulate(
             ));
         })
     });
-    let played = gcif_sim::run::play(scenario, seed, progress);
+    let played = gcif_sim::run::record(scenario, seed, dir, file, progress);
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }

@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -243,22 +243,16 @@ fn play_one(
         reproduce,
         error: None,
     };
-    let run = match gcif_sim::run::play(scenario, seed, None) {
+    // The log is not kept: a seed that fails is played again into its run
+    // directory (the same seed plays the same run).
+    let run = match gcif_sim::run::play_into(scenario, seed, Arc::new(Discard), None) {
         Ok(run) => run,
         Err(e) => {
             row.error = Some(e.to_string());
             return row;
         }
     };
-    let mut latencies: Vec<u64> = run
-        .events
-        .iter()
-        .filter_map(|e| match &e.body {
-            gcif_sim::events::EventBody::Delivered { latency_ms, .. } => Some(*latency_ms),
-            _ => None,
-        })
-        .collect();
-    latencies.sort_unstable();
+    let latencies = run.index.all_latencies();
     row.p99_ms = (!latencies.is_empty())
         .then(|| latencies[((latencies.len() * 99).div_ceil(100)).saturating_sub(1)]);
     row.deliveries = run.summary.deliveries;
@@ -271,12 +265,19 @@ fn play_one(
         .collect();
     if !row.passed {
         let seed_dir = dir.join(format!("seed-{seed}"));
-        match run.write(&seed_dir, scenario, file) {
-            Ok(()) => row.run_dir = Some(seed_dir.display().to_string()),
+        match gcif_sim::run::record(scenario, seed, &seed_dir, file, None) {
+            Ok(_) => row.run_dir = Some(seed_dir.display().to_string()),
             Err(e) => row.error = Some(format!("the run directory: {e}")),
         }
     }
     row
+}
+
+/// A sink that keeps nothing: a sweep reads what it needs from the index.
+struct Discard;
+
+impl gcif_sim::events::EventSink for Discard {
+    fn write(&self, _: gcif_sim::events::Event) {}
 }
 
 #[cfg(test)]

@@ -195,8 +195,9 @@ pub fn write_session(
     let path = dir.join(crate::report::rundir::SCENARIO);
     std::fs::write(&path, stub).with_context(|| format!("cannot write {}", path.display()))?;
     let scenario = crate::scenario::load(&path)?;
+    let index = crate::report::Index::new(&events);
     let mut summary =
-        crate::report::Summary::new(&scenario, 0, &session.plan, &events, end, Vec::new());
+        crate::report::Summary::new(&scenario, 0, &session.plan, &index, end, Vec::new());
     summary.command = session.process.to_string();
     summary.live = Some(session.title.to_string());
     let run = crate::run::Run {
@@ -204,6 +205,7 @@ pub fn write_session(
         plan: session.plan,
         received: session.received,
         events,
+        index,
         verdicts: Vec::new(),
         summary,
         end,

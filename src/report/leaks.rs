@@ -15,7 +15,6 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde::Serialize;
 
-use crate::events::{Event, EventBody};
 use crate::model::{Envelope, MessageId, Ministry};
 use crate::policy::fields::{self, FIELDS, Value};
 use crate::policy::{Policy, Routing};
@@ -107,12 +106,12 @@ impl LeakReport {
 
 /// Checks `received` against `policy` (as in force at t=0) amended by
 /// `amendments`; `sent` are the messages as their originators published
-/// them and `events` the run's log.
+/// them and `log` what the run's event log said.
 pub fn check(
     policy: &Policy,
     amendments: &[Scheduled],
     sent: &[&Envelope],
-    events: &[Event],
+    log: &super::Index,
     received: &[Receipt],
 ) -> LeakReport {
     // Lookups by message id go through hash maps, never iterated (so the
@@ -126,30 +125,25 @@ pub fn check(
         let _ = next.amend(&a.amendment);
         versions.push(next);
     }
-    let mut amended = 0usize;
-    let mut accepted_under: HashMap<&MessageId, usize> = HashMap::new();
-    let mut accepted_at: HashMap<&MessageId, usize> = HashMap::new();
-    let mut refused: HashSet<&MessageId> = HashSet::new();
+    let last = versions.len() - 1;
+    let accepted_under: HashMap<&MessageId, usize> = log
+        .acceptances
+        .iter()
+        .map(|(msg, amended)| (msg, (*amended).min(last)))
+        .collect();
+    let accepted_at: HashMap<&MessageId, usize> = log
+        .acceptances
+        .iter()
+        .enumerate()
+        .map(|(i, (msg, _))| (msg, i))
+        .collect();
+    let refused: HashSet<&MessageId> = log.rejected.keys().collect();
     // Reshares the hub accepted, with the policy in force then.
-    let mut reshared: Vec<(&MessageId, Ministry, Ministry, usize)> = Vec::new();
-    for (i, e) in events.iter().enumerate() {
-        match &e.body {
-            EventBody::Reshared { msg, by, to, .. } => {
-                reshared.push((msg, *by, *to, amended.min(versions.len() - 1)));
-            }
-            EventBody::Amended { .. } => amended += 1,
-            EventBody::Accepted { msg, .. } => {
-                accepted_under
-                    .entry(msg)
-                    .or_insert(amended.min(versions.len() - 1));
-                accepted_at.entry(msg).or_insert(i);
-            }
-            EventBody::Rejected { msg, .. } => {
-                refused.insert(msg);
-            }
-            _ => {}
-        }
-    }
+    let reshared: Vec<(&MessageId, Ministry, Ministry, usize)> = log
+        .reshares
+        .iter()
+        .map(|(msg, by, to, amended)| (msg, *by, *to, (*amended).min(last)))
+        .collect();
     let originals: HashMap<&MessageId, &Envelope> = sent.iter().map(|e| (&e.id, *e)).collect();
 
     // Who may receive each message, derived thread by thread in the order
@@ -364,10 +358,7 @@ pub fn check(
     // The log's `delivered` events are a record of receipt too (a live run
     // logs them for nodes in other processes): each must be to someone the
     // agreement lets have the message.
-    for e in events {
-        let EventBody::Delivered { msg, to, .. } = &e.body else {
-            continue;
-        };
+    for (msg, to) in log.delivered.keys() {
         if seen.contains_key(&(msg, *to)) {
             continue;
         }
@@ -471,7 +462,7 @@ pub fn check_dir(
         &policy,
         &scenario.amendments,
         &sent,
-        &run.events,
+        &super::Index::new(&run.events),
         &received,
     ))
 }

@@ -5,9 +5,11 @@
 pub mod analysis;
 pub mod compare;
 pub mod html;
+pub mod index;
 pub mod leaks;
 pub mod rundir;
 pub mod summary;
 
+pub use index::{Index, IndexSink};
 pub use rundir::{RunDir, RunDirError};
-pub use summary::{Check, Index, Outcome, Summary, Verdict, check_expectations};
+pub use summary::{Check, Outcome, Summary, Verdict, check_expectations};

@@ -94,12 +94,13 @@ impl Message {
     }
 }
 
-/// Writes a run directory: `events`, `messages`, `summary`, and a copy of
-/// `scenario_file` (unless it is that copy already).
+/// Writes a run directory: `events` (unless the run streamed its log there
+/// already: `None`), `messages`, `summary`, and a copy of `scenario_file`
+/// (unless it is that copy already).
 pub fn write(
     dir: &Path,
     scenario_file: &Path,
-    events: &[Event],
+    events: Option<&[Event]>,
     messages: &[Message],
     summary: &Summary,
 ) -> Result<(), RunDirError> {
@@ -121,8 +122,10 @@ pub fn write(
         std::fs::copy(scenario_file, &copy)
             .map_err(|e| unreadable(&copy, format!("cannot write: {e}")))?;
     }
-    let (path, file) = create(EVENTS)?;
-    write_jsonl(events, file).map_err(|e| unreadable(&path, format!("cannot write: {e}")))?;
+    if let Some(events) = events {
+        let (path, file) = create(EVENTS)?;
+        write_jsonl(events, file).map_err(|e| unreadable(&path, format!("cannot write: {e}")))?;
+    }
     let (path, mut file) = create(MESSAGES)?;
     messages
         .iter()

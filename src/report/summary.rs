@@ -8,61 +8,12 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::events::{Event, EventBody};
 use crate::format::{human, percentile, shell_word};
 use crate::model::{Kind, MessageId, Ministry};
 use crate::plan::Planned;
 use crate::scenario::{NetModel, Scenario, format_duration};
 
-/// What the event log says about each message.
-#[derive(Debug, Default)]
-pub struct Index {
-    pub published: BTreeMap<MessageId, (u64, Ministry, Kind)>,
-    pub accepted: BTreeMap<MessageId, (u64, Vec<Ministry>)>,
-    pub rejected: BTreeMap<MessageId, (u64, String)>,
-    /// First receipt per (message, recipient).
-    pub delivered: BTreeMap<(MessageId, Ministry), u64>,
-    /// `delivered` events per (message, recipient): above 1 is a duplicate processed.
-    pub n_delivered: BTreeMap<(MessageId, Ministry), u32>,
-    pub duplicates: BTreeMap<Ministry, u32>,
-}
-
-impl Index {
-    /// Indexes `events`.
-    pub fn new(events: &[Event]) -> Index {
-        let mut ix = Index::default();
-        for e in events {
-            match &e.body {
-                EventBody::Published {
-                    msg, kind, from, ..
-                } => {
-                    ix.published
-                        .entry(msg.clone())
-                        .or_insert((e.t, *from, *kind));
-                }
-                EventBody::Accepted {
-                    msg, recipients, ..
-                } => {
-                    ix.accepted
-                        .entry(msg.clone())
-                        .or_insert((e.t, recipients.clone()));
-                }
-                EventBody::Rejected { msg, reason, .. } => {
-                    ix.rejected
-                        .entry(msg.clone())
-                        .or_insert((e.t, reason.clone()));
-                }
-                EventBody::Delivered { msg, to, .. } => {
-                    ix.delivered.entry((msg.clone(), *to)).or_insert(e.t);
-                    *ix.n_delivered.entry((msg.clone(), *to)).or_insert(0) += 1;
-                }
-                EventBody::Duplicate { to, .. } => *ix.duplicates.entry(*to).or_insert(0) += 1,
-                _ => {}
-            }
-        }
-        ix
-    }
-}
+pub use super::index::Index;
 
 /// The verdict on one `expect:` entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -166,10 +117,9 @@ struct About<'a> {
 pub fn check_expectations(
     scenario: &Scenario,
     plan: &[Planned],
-    events: &[Event],
+    ix: &Index,
     leaks: &super::leaks::LeakReport,
 ) -> Vec<Verdict> {
-    let ix = Index::new(events);
     let msg_of: BTreeMap<usize, &MessageId> = plan
         .iter()
         .filter_map(|p| Some((p.inject?, &p.envelope.id)))
@@ -186,20 +136,20 @@ pub fn check_expectations(
                     at: ms(scenario.injects[i].at),
                 };
                 if let Some(r) = x.rejected {
-                    check_rejected(&mut tally, &ix, &about, r);
+                    check_rejected(&mut tally, ix, &about, r);
                 }
                 for &m in &x.delivered_to {
-                    check_delivered(&mut tally, &ix, &about, m, x.within);
+                    check_delivered(&mut tally, ix, &about, m, x.within);
                 }
                 for &m in &x.not_delivered_to {
-                    check_not_delivered(&mut tally, &ix, &about, m);
+                    check_not_delivered(&mut tally, ix, &about, m);
                 }
             }
             if x.no_loss {
-                check_no_loss(&mut tally, &ix, plan);
+                check_no_loss(&mut tally, ix, plan);
             }
             if x.no_duplicates {
-                check_no_duplicates(&mut tally, &ix);
+                check_no_duplicates(&mut tally, ix);
             }
             if x.no_leak {
                 check_no_leak(&mut tally, leaks);
@@ -303,8 +253,8 @@ fn check_delivered(
         Some(w) => format!("{m} receives it within {}", format_duration(w)),
         None => format!("{m} receives it by the end"),
     };
-    match ix.delivered.get(&(msg.clone(), m)) {
-        Some(&t) => {
+    match ix.first_delivery(msg, m) {
+        Some(t) => {
             let took = t.saturating_sub(inject_at);
             match within {
                 Some(w) if took > ms(w) => {
@@ -364,7 +314,7 @@ fn check_delivered(
 fn check_not_delivered(tally: &mut Tally, ix: &Index, about: &About, m: Ministry) {
     let (msg, inject_at) = (about.msg, about.at);
     let expected = format!("{m} does not receive it");
-    if let Some(&t) = ix.delivered.get(&(msg.clone(), m)) {
+    if let Some(t) = ix.first_delivery(msg, m) {
         let after = human(t.saturating_sub(inject_at));
         tally
             .problems
@@ -456,10 +406,10 @@ fn check_no_loss(tally: &mut Tally, ix: &Index, plan: &[Planned]) {
 /// `no_duplicates`: no recipient processed a message twice.
 fn check_no_duplicates(tally: &mut Tally, ix: &Index) {
     let twice: Vec<String> = ix
-        .n_delivered
+        .delivered
         .iter()
-        .filter(|(_, n)| **n > 1)
-        .map(|((msg, m), n)| format!("{msg} processed {n}× by {m}"))
+        .filter(|(_, (_, n))| *n > 1)
+        .map(|((msg, m), (_, n))| format!("{msg} processed {n}× by {m}"))
         .collect();
     let expected = "no recipient processes a message twice".to_string();
     if twice.is_empty() {
@@ -572,11 +522,10 @@ impl Summary {
         scenario: &Scenario,
         seed: u64,
         plan: &[Planned],
-        events: &[Event],
+        ix: &Index,
         end: Duration,
         expectations: Vec<Verdict>,
     ) -> Summary {
-        let ix = Index::new(events);
         let mut rows: BTreeMap<Ministry, MinistryRow> = scenario
             .participants
             .iter()
@@ -592,34 +541,14 @@ impl Summary {
                 )
             })
             .collect();
-        let mut latencies: BTreeMap<Kind, Vec<u64>> = BTreeMap::new();
-        let mut faults = 0;
-        for e in events {
-            match &e.body {
-                EventBody::Published { from, .. } => {
-                    if let Some(r) = rows.get_mut(from) {
-                        r.sent += 1;
-                    }
-                }
-                EventBody::Delivered {
-                    to,
-                    kind,
-                    latency_ms,
-                    ..
-                } => {
-                    if let Some(r) = rows.get_mut(to) {
-                        r.received += 1;
-                    }
-                    latencies.entry(*kind).or_default().push(*latency_ms);
-                }
-                EventBody::Fault { .. } => faults += 1,
-                _ => {}
-            }
+        for (m, r) in &mut rows {
+            r.sent = ix.sent.get(m).copied().unwrap_or(0);
+            r.received = ix.received.get(m).copied().unwrap_or(0);
         }
         let latency = Kind::ALL
             .iter()
             .filter_map(|k| {
-                let mut v = latencies.remove(k)?;
+                let mut v = ix.latencies.get(k)?.clone();
                 v.sort_unstable();
                 Some(LatencyRow {
                     kind: *k,
@@ -657,7 +586,7 @@ impl Summary {
             accepted: ix.accepted.len(),
             rejected: ix.rejected.len(),
             deliveries: ix.delivered.len(),
-            faults,
+            faults: ix.faults,
             ministries: rows.into_values().collect(),
             latency,
             expectations,
