@@ -63,7 +63,7 @@ pub trait Causal {
 }
 
 /// A node's outbox: a message follows those it updates or cancels.
-impl Causal for Envelope {
+impl Causal for std::sync::Arc<Envelope> {
     type Key = MessageId;
 
     fn key(&self) -> MessageId {

@@ -101,7 +101,7 @@ fn conclude(
     end: Duration,
     index: Index,
 ) -> (Run, Vec<Event>) {
-    let sent: Vec<&crate::model::Envelope> = plan.iter().map(|p| &p.envelope).collect();
+    let sent: Vec<&crate::model::Envelope> = plan.iter().map(|p| &*p.envelope).collect();
     let leaks = crate::report::leaks::check(
         &scenario.policy,
         &scenario.amendments,
@@ -147,14 +147,17 @@ impl Run {
         let sent: BTreeMap<&MessageId, &Envelope> = self
             .plan
             .iter()
-            .map(|p| (&p.envelope.id, &p.envelope))
+            .map(|p| (&p.envelope.id, &*p.envelope))
             .collect();
         for r in &self.received {
-            if sent.get(&r.envelope.id).is_some_and(|e| **e != r.envelope) {
+            if sent
+                .get(&r.envelope.id)
+                .is_some_and(|e| !std::ptr::eq(*e, &*r.envelope) && **e != *r.envelope)
+            {
                 copies
                     .entry(&r.envelope.id)
                     .or_default()
-                    .insert(r.to, r.envelope.clone());
+                    .insert(r.to, Envelope::clone(&r.envelope));
             }
         }
         self.plan
@@ -166,7 +169,7 @@ impl Run {
                     at_t: p.at.as_millis() as u64,
                     inject: p.inject,
                     label: p.inject.and_then(|i| scenario.injects[i].label.clone()),
-                    envelope: p.envelope.clone(),
+                    envelope: Envelope::clone(&p.envelope),
                     copies,
                 }
             })

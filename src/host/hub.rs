@@ -150,7 +150,11 @@ impl HubHost {
 
     /// A publish of `envelope` arrived (the `attempt`-th the node made). The
     /// answer is the receipt or the refusal to send back.
-    pub fn on_publish(&self, envelope: Envelope, attempt: u32) -> Result<Published, Refusal> {
+    pub fn on_publish(
+        &self,
+        envelope: std::sync::Arc<Envelope>,
+        attempt: u32,
+    ) -> Result<Published, Refusal> {
         let (id, kind, from) = (envelope.id.clone(), envelope.kind, envelope.originator);
         self.log.record(EventBody::Received {
             msg: id.clone(),

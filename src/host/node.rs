@@ -17,7 +17,7 @@ pub struct Delivered {
     pub duplicate: bool,
     /// With a journal, the tap is told of a new message only once it is on
     /// disk ([`NodeHost::settle`]), so a crash never shows it twice.
-    held: Option<(Envelope, u32)>,
+    held: Option<(std::sync::Arc<Envelope>, u32)>,
 }
 
 struct State {
@@ -121,7 +121,7 @@ impl NodeHost {
 
     /// An operator hands the node `envelope` to publish; `label` is the
     /// scenario inject's `id`, carried into the `published` event.
-    pub fn submit(&self, envelope: Envelope, label: Option<String>) {
+    pub fn submit(&self, envelope: std::sync::Arc<Envelope>, label: Option<String>) {
         let now = self.now();
         let mut s = lock(&self.state);
         if let Some(label) = label {
@@ -261,7 +261,7 @@ impl NodeHost {
     pub fn on_deliver(
         &self,
         recipient: &str,
-        envelope: Envelope,
+        envelope: std::sync::Arc<Envelope>,
         attempt: u32,
     ) -> Result<Delivered, String> {
         let now = self.now();

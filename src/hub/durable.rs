@@ -90,7 +90,7 @@ impl Hub {
         self.records.insert(
             id,
             Record::Accepted {
-                envelope: Box::new(kept.envelope),
+                envelope: std::sync::Arc::new(kept.envelope),
                 recipients: kept.recipients,
                 withheld: kept.withheld,
                 version,

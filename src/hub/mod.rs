@@ -8,6 +8,7 @@
 //! [`Hub::on_restart`] forgets only what was in flight.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::model::{Envelope, MessageId, MessageType, Ministry, Timestamp};
 use crate::policy::{Amendment, Policy, PolicyError, Redaction, Routing, Withheld};
@@ -101,8 +102,9 @@ pub enum PublishOutcome {
 pub struct Delivery {
     pub to: Ministry,
     pub seq: Seq,
-    /// The recipient's copy, with what the policy withholds from it changed.
-    pub envelope: Envelope,
+    /// The recipient's copy, with what the policy withholds from it
+    /// changed: the message itself, shared, when nothing is.
+    pub envelope: Arc<Envelope>,
     /// What was changed in this copy, and why.
     pub redactions: Vec<Redaction>,
     /// 1 for the first attempt.
@@ -112,7 +114,7 @@ pub struct Delivery {
 #[derive(Debug, Clone)]
 enum Record {
     Accepted {
-        envelope: Box<Envelope>,
+        envelope: Arc<Envelope>,
         recipients: Vec<Ministry>,
         withheld: Vec<Withheld>,
         /// The policy it was routed by (index into `Hub::policies`): its
@@ -124,7 +126,7 @@ enum Record {
     /// Refused: the same content gets the same answer; corrected content
     /// under the same id is decided afresh.
     Refused {
-        envelope: Box<Envelope>,
+        envelope: Arc<Envelope>,
         refusal: Refusal,
     },
 }
@@ -143,19 +145,19 @@ struct Reshared {
 /// `r.to` under the policy of the reshare: the same redactions or stricter.
 fn passed_on(
     policies: &[Policy],
-    envelope: &Envelope,
+    envelope: &Arc<Envelope>,
     version: usize,
     r: &Reshared,
-) -> (Envelope, Vec<Redaction>) {
+) -> (Arc<Envelope>, Vec<Redaction>) {
     let (theirs, mut redactions) = if r.by == envelope.originator {
-        (envelope.clone(), Vec::new())
+        (Arc::clone(envelope), Vec::new())
     } else {
-        policies[version].copy_for(envelope, r.by)
+        policies[version].copy_for_shared(envelope, r.by)
     };
     for x in &mut redactions {
         x.to = r.to;
     }
-    let (copy, more) = policies[r.version].copy_for(&theirs, r.to);
+    let (copy, more) = policies[r.version].copy_for_shared(&theirs, r.to);
     redactions.extend(more);
     (copy, redactions)
 }
@@ -267,7 +269,8 @@ impl Hub {
     }
 
     /// Handles a publish of `env` at `now`.
-    pub fn on_publish(&mut self, now: Timestamp, env: Envelope) -> PublishOutcome {
+    pub fn on_publish(&mut self, now: Timestamp, env: impl Into<Arc<Envelope>>) -> PublishOutcome {
+        let env: Arc<Envelope> = env.into();
         // Ids are unique per originator: each ministry has its own id space,
         // so no ministry can take (or block) another's ids.
         let code = env.originator.code();
@@ -291,7 +294,7 @@ impl Hub {
                 recipients,
                 withheld,
                 ..
-            }) if **envelope == env => {
+            }) if **envelope == *env => {
                 return PublishOutcome::Accepted {
                     recipients: recipients.clone(),
                     first: false,
@@ -309,7 +312,7 @@ impl Hub {
                     first: false,
                 };
             }
-            Some(Record::Refused { envelope, refusal }) if **envelope == env => {
+            Some(Record::Refused { envelope, refusal }) if **envelope == *env => {
                 return PublishOutcome::Refused {
                     refusal: refusal.clone(),
                     first: false,
@@ -345,7 +348,7 @@ impl Hub {
                 self.records.insert(
                     id,
                     Record::Accepted {
-                        envelope: Box::new(env),
+                        envelope: env,
                         recipients: recipients.clone(),
                         withheld: withheld.clone(),
                         version: self.policies.len() - 1,
@@ -364,7 +367,7 @@ impl Hub {
                 self.records.insert(
                     id,
                     Record::Refused {
-                        envelope: Box::new(env),
+                        envelope: env,
                         refusal: refusal.clone(),
                     },
                 );
@@ -493,7 +496,7 @@ impl Hub {
                 // changed; a copy passed on, what its passer's copy lacked too.
                 let (envelope, redactions) = match reshared.iter().find(|r| r.to == to) {
                     Some(r) => passed_on(&self.policies, envelope, *version, r),
-                    None => self.policies[*version].copy_for(envelope, to),
+                    None => self.policies[*version].copy_for_shared(envelope, to),
                 };
                 out.push(Delivery {
                     to,

@@ -36,7 +36,7 @@ fn check(hub: &mut Hub, now: i64, env: Envelope) -> (PublishOutcome, Vec<(Minist
     let due = hub
         .poll(Timestamp(now))
         .into_iter()
-        .map(|d| (d.to, d.envelope.id.0))
+        .map(|d| (d.to, d.envelope.id.0.clone()))
         .collect();
     (outcome, due)
 }
@@ -234,7 +234,7 @@ fn an_update_never_reaches_a_recipient_before_what_it_updates() {
         .poll(Timestamp(5_010))
         .into_iter()
         .filter(|d| d.to == GT_MINGOB)
-        .map(|d| d.envelope.id)
+        .map(|d| d.envelope.id.clone())
         .collect();
     assert_eq!(next, ["HN-SEDS-2".into()] as [MessageId; 1]);
 }
@@ -354,8 +354,8 @@ fn an_amendment_applies_to_messages_accepted_after_it_only() {
         .poll(Timestamp(1))
         .into_iter()
         .filter(|d| d.to == MX_SEGOB)
-        .map(|d| match d.envelope.payload {
-            Some(Payload::CaravanAlert(c)) => (d.envelope.id.0, c.minors),
+        .map(|d| match &d.envelope.payload {
+            Some(Payload::CaravanAlert(c)) => (d.envelope.id.0.clone(), c.minors),
             _ => unreachable!(),
         })
         .collect();

@@ -293,7 +293,7 @@ fn plan_of(host: &HubHost, events: &[Event]) -> Vec<Planned> {
         h.journal()
             .map(|(envelope, _)| Planned {
                 at: Duration::from_millis(first.get(envelope.id.0.as_str()).copied().unwrap_or(0)),
-                envelope: envelope.clone(),
+                envelope: Arc::new(envelope.clone()),
                 inject: None,
             })
             .collect()

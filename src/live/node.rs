@@ -101,7 +101,7 @@ pub async fn run(
                 .with_tap(tap)
                 .with_journal(Arc::new(store));
             for e in outbox {
-                host.submit(e, None);
+                host.submit(Arc::new(e), None);
             }
             host
         }

@@ -18,7 +18,7 @@ use super::setup::{certificates, ports, wait_for_externals};
 use crate::events::{Clock, EventBody, EventSink, FaultKind, Log};
 use crate::host::{HubHost, NodeHost};
 use crate::hub::Hub;
-use crate::model::{Envelope, Host, Ministry};
+use crate::model::{Host, Ministry};
 use crate::node::Node;
 use crate::plan::{self, Planned};
 use crate::scenario::{Fault, FaultAction, Scenario};
@@ -612,7 +612,7 @@ async fn inject(world: World, scenario: Scenario, plan: Vec<Planned>) {
         world.clock.sleep_until_t(p.at).await;
         let label = p.inject.and_then(|i| scenario.injects[i].label.clone());
         if let Some(node) = world.nodes.get(&p.envelope.originator) {
-            node.submit(Envelope::clone(&p.envelope), label);
+            node.submit(Arc::clone(&p.envelope), label);
         }
     }
 }

@@ -170,7 +170,10 @@ impl LiveControls {
             "inject",
             format!("{id} {} from {from} [{}]", envelope.kind, envelope.handling),
         );
-        node.submit(envelope, Some(format!("console-{}-{n}", from.code())));
+        node.submit(
+            Arc::new(envelope),
+            Some(format!("console-{}-{n}", from.code())),
+        );
         Ok(format!("{id} handed to {from}'s node"))
     }
 }
@@ -194,7 +197,7 @@ pub(super) async fn start(
     let content = Arc::new(LiveContent {
         messages: Mutex::new(
             plan.iter()
-                .map(|p| (p.envelope.id.0.clone(), p.envelope.clone()))
+                .map(|p| (p.envelope.id.0.clone(), Envelope::clone(&p.envelope)))
                 .collect(),
         ),
         policy: policy.clone(),
@@ -317,7 +320,7 @@ impl Controls for HubControls {
             action: "inject".into(),
             detail: format!("{id} {} from {from} [{}]", envelope.kind, envelope.handling),
         });
-        match self.host.on_publish(envelope, 1) {
+        match self.host.on_publish(std::sync::Arc::new(envelope), 1) {
             Ok(p) => Ok(format!(
                 "{id} accepted for {}",
                 p.recipients

@@ -32,7 +32,7 @@ impl Default for PublishConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Publish {
     pub seq: Seq,
-    pub envelope: Envelope,
+    pub envelope: std::sync::Arc<Envelope>,
     /// 1 for the first attempt.
     pub attempt: u32,
 }
@@ -84,7 +84,9 @@ pub enum Receipt {
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Received {
     pub at: Timestamp,
-    pub envelope: Envelope,
+    /// Shared with the hub's own record when the copy is the message as
+    /// sent (the message-level model hands it over without a copy).
+    pub envelope: std::sync::Arc<Envelope>,
 }
 
 /// A ministry node's state.
@@ -92,7 +94,7 @@ pub struct Received {
 pub struct Node {
     me: Ministry,
     config: PublishConfig,
-    outbox: RetryQueue<Envelope>,
+    outbox: RetryQueue<std::sync::Arc<Envelope>>,
     /// Reshares asked for, until the hub answers.
     passing: RetryQueue<PassOn>,
     /// Final answers from the hub, by message id.
@@ -123,8 +125,8 @@ impl Node {
     }
 
     /// An operator hands the node a message to publish.
-    pub fn submit(&mut self, now: Timestamp, envelope: Envelope) -> Seq {
-        self.outbox.push(now, envelope)
+    pub fn submit(&mut self, now: Timestamp, envelope: impl Into<std::sync::Arc<Envelope>>) -> Seq {
+        self.outbox.push(now, envelope.into())
     }
 
     /// Starts every publish that is due, up to the window.
@@ -204,7 +206,7 @@ impl Node {
             Outcome::Refused { .. } => self.outbox.abandon(seq),
         };
         if let Some((envelope, _)) = left {
-            self.outcomes.insert(envelope.id, outcome);
+            self.outcomes.insert(envelope.id.clone(), outcome);
         }
     }
 
@@ -227,7 +229,12 @@ impl Node {
     }
 
     /// The hub delivers `envelope`.
-    pub fn on_deliver(&mut self, now: Timestamp, envelope: Envelope) -> Receipt {
+    pub fn on_deliver(
+        &mut self,
+        now: Timestamp,
+        envelope: impl Into<std::sync::Arc<Envelope>>,
+    ) -> Receipt {
+        let envelope = envelope.into();
         if self.inbox.contains_key(&envelope.id) {
             return Receipt::Duplicate;
         }

@@ -24,7 +24,9 @@ pub const DEFAULT_SEED: u64 = 1;
 pub struct Planned {
     /// When the node's operator submits it.
     pub at: Duration,
-    pub envelope: Envelope,
+    /// Shared by the node's outbox and, in the message-level model, by the
+    /// hub's record and every unredacted copy delivered.
+    pub envelope: std::sync::Arc<Envelope>,
     /// Index into the scenario's injects; `None` for generated traffic.
     pub inject: Option<usize>,
 }
@@ -89,7 +91,7 @@ pub fn plan(scenario: &Scenario, rng: &mut ChaCha8Rng) -> Vec<Planned> {
             };
             Planned {
                 at,
-                envelope,
+                envelope: std::sync::Arc::new(envelope),
                 inject,
             }
         })

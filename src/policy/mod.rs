@@ -483,6 +483,24 @@ impl Policy {
         self.copy_for(env, to).0
     }
 
+    /// [`Policy::copy_for`] of a shared envelope: `env` itself when nothing
+    /// in it is changed for `to` (no copy made), else the changed copy.
+    pub fn copy_for_shared(
+        &self,
+        env: &Arc<Envelope>,
+        to: Ministry,
+    ) -> (Arc<Envelope>, Vec<Redaction>) {
+        if !self.redacts_for(env, to) {
+            return (Arc::clone(env), Vec::new());
+        }
+        let (copy, redactions) = self.copy_for(env, to);
+        if redactions.is_empty() {
+            (Arc::clone(env), redactions)
+        } else {
+            (Arc::new(copy), redactions)
+        }
+    }
+
     /// `to`'s copy of `env`, and what was changed in it and why: the one
     /// place that both decides a redaction and applies it, so what the event
     /// log says was changed is what the copy differs in.

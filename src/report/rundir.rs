@@ -69,7 +69,7 @@ pub struct Receipt {
     pub to: Ministry,
     /// When (ms since the run's start).
     pub t: u64,
-    pub envelope: Envelope,
+    pub envelope: std::sync::Arc<Envelope>,
 }
 
 /// One line of `received.jsonl`: who received which message when, and the
@@ -88,7 +88,7 @@ impl Message {
     pub fn planned(&self) -> Planned {
         Planned {
             at: std::time::Duration::from_millis(self.at_t),
-            envelope: self.envelope.clone(),
+            envelope: std::sync::Arc::new(self.envelope.clone()),
             inject: self.inject,
         }
     }
@@ -172,7 +172,7 @@ pub fn write_received(
                 to: r.to,
                 t: r.t,
                 msg: id.clone(),
-                copy: differs.then(|| r.envelope.clone()),
+                copy: differs.then(|| Envelope::clone(&r.envelope)),
             };
             serde_json::to_writer(&mut file, &line)?;
             file.write_all(b"\n")
@@ -215,7 +215,7 @@ pub fn read_received(path: &Path, messages: &[Message]) -> Result<Vec<Receipt>, 
             Ok(Receipt {
                 to: line.to,
                 t: line.t,
-                envelope,
+                envelope: std::sync::Arc::new(envelope),
             })
         })
         .collect()

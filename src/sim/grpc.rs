@@ -282,7 +282,7 @@ async fn amend(world: World, amendments: Vec<crate::scenario::Scheduled>) {
 }
 
 /// Hands each planned message (with its inject label) to its node at its time.
-async fn inject(world: World, submissions: Vec<(Duration, Envelope, Option<String>)>) {
+async fn inject(world: World, submissions: Vec<(Duration, Arc<Envelope>, Option<String>)>) {
     let origin = world.clock.start();
     for (at, envelope, label) in submissions {
         tokio::time::sleep_until(origin + at).await;

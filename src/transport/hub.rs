@@ -50,7 +50,9 @@ impl wire::hub_server::Hub for HubService {
             .authorise(&caller, envelope.originator, "Publish", &envelope.id.0)
             .map_err(Status::permission_denied)?;
         let id = envelope.id.0.clone();
-        let published = self.host.on_publish(envelope, request.attempt);
+        let published = self
+            .host
+            .on_publish(std::sync::Arc::new(envelope), request.attempt);
         if published.is_ok() {
             // A receipt promises delivery: only once the message is on disk.
             self.host.synced().await.map_err(|e| {
@@ -313,7 +315,7 @@ pub async fn hub_delivery_loop(host: Arc<HubHost>, clock: impl Timer, directory:
             tasks.spawn(
                 async move {
                     let request = wire::Delivery {
-                        envelope: Some((&d.envelope).into()),
+                        envelope: Some((&*d.envelope).into()),
                         recipient: d.to.code().to_string(),
                         attempt: d.attempt,
                         redacted: redacted_fields(&d),

@@ -41,7 +41,11 @@ impl wire::ministry_server::Ministry for MinistryService {
         let id = envelope.id.0.clone();
         let ack = self
             .host
-            .on_deliver(&delivery.recipient, envelope, delivery.attempt)
+            .on_deliver(
+                &delivery.recipient,
+                std::sync::Arc::new(envelope),
+                delivery.attempt,
+            )
             .map_err(Status::invalid_argument)?;
         let duplicate = ack.duplicate;
         // Acknowledged only once the node has it on disk.
@@ -91,7 +95,7 @@ pub async fn node_publish_loop(host: Arc<NodeHost>, clock: impl Timer, hub: Peer
             tasks.spawn(
                 async move {
                     let request = wire::PublishRequest {
-                        envelope: Some((&p.envelope).into()),
+                        envelope: Some((&*p.envelope).into()),
                         attempt: p.attempt,
                     };
                     let result = HubClient::new(channel)

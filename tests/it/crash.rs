@@ -141,7 +141,7 @@ fn printed(incarnations: &mut [Proc]) -> BTreeMap<String, usize> {
 /// The node's own durable record: the ids in its journal.
 fn journal_ids(data: &std::path::Path) -> Vec<String> {
     let (_, inbox, _) = gcif_sim::store::NodeJournal::open(data).expect("the node's journal");
-    inbox.into_iter().map(|r| r.envelope.id.0).collect()
+    inbox.into_iter().map(|r| r.envelope.id.0.clone()).collect()
 }
 
 fn check(accepted: &[String], data: &std::path::Path, incarnations: &mut [Proc], who: &str) {
