@@ -143,7 +143,7 @@ impl Run {
     /// for each recipient that received a copy differing from it (redacted),
     /// that copy.
     pub fn messages(&self, scenario: &Scenario) -> Vec<Message> {
-        let mut copies: BTreeMap<&MessageId, BTreeMap<Ministry, Envelope>> = BTreeMap::new();
+        let mut copies: BTreeMap<&MessageId, BTreeMap<Ministry, Arc<Envelope>>> = BTreeMap::new();
         let sent: BTreeMap<&MessageId, &Envelope> = self
             .plan
             .iter()
@@ -157,7 +157,7 @@ impl Run {
                 copies
                     .entry(&r.envelope.id)
                     .or_default()
-                    .insert(r.to, Envelope::clone(&r.envelope));
+                    .insert(r.to, Arc::clone(&r.envelope));
             }
         }
         self.plan
@@ -169,7 +169,7 @@ impl Run {
                     at_t: p.at.as_millis() as u64,
                     inject: p.inject,
                     label: p.inject.and_then(|i| scenario.injects[i].label.clone()),
-                    envelope: Envelope::clone(&p.envelope),
+                    envelope: Arc::clone(&p.envelope),
                     copies,
                 }
             })

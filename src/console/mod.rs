@@ -340,8 +340,8 @@ impl Content for RunContent {
     fn message(&self, id: &str, to: Option<Ministry>) -> Option<Envelope> {
         let m = self.messages.get(id)?;
         Some(
-            to.and_then(|to| m.copies.get(&to).cloned())
-                .unwrap_or_else(|| m.envelope.clone()),
+            to.and_then(|to| m.copies.get(&to))
+                .map_or_else(|| Envelope::clone(&m.envelope), |c| Envelope::clone(c)),
         )
     }
 }

@@ -449,7 +449,7 @@ pub fn check_dir(
             received.push(super::rundir::Receipt {
                 to,
                 t: m.at_t,
-                envelope: std::sync::Arc::new(copy.clone()),
+                envelope: std::sync::Arc::clone(copy),
             });
         }
     }
@@ -458,7 +458,7 @@ pub fn check_dir(
         .clone()
         .with_keys(keys, |v| std::env::var(v).ok())
         .unwrap_or_else(|_| scenario.policy.clone());
-    let sent: Vec<&Envelope> = run.messages.iter().map(|m| &m.envelope).collect();
+    let sent: Vec<&Envelope> = run.messages.iter().map(|m| &*m.envelope).collect();
     Ok(check(
         &policy,
         &scenario.amendments,

@@ -55,11 +55,11 @@ pub struct Message {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
     /// The message as its originator published it.
-    pub envelope: Envelope,
+    pub envelope: std::sync::Arc<Envelope>,
     /// The copy each redacted recipient received; a recipient not named here
     /// received `envelope` as it is.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub copies: BTreeMap<Ministry, Envelope>,
+    pub copies: BTreeMap<Ministry, std::sync::Arc<Envelope>>,
 }
 
 /// A message as a recipient's node received it (after redaction), the
@@ -88,7 +88,7 @@ impl Message {
     pub fn planned(&self) -> Planned {
         Planned {
             at: std::time::Duration::from_millis(self.at_t),
-            envelope: std::sync::Arc::new(self.envelope.clone()),
+            envelope: std::sync::Arc::clone(&self.envelope),
             inject: self.inject,
         }
     }
@@ -157,7 +157,7 @@ pub fn write_received(
         .map(std::io::BufWriter::new)
         .map_err(|e| unreadable(&path, format!("cannot write: {e}")))?;
     // `sent` already holds each copy that differs from its message.
-    let copies: BTreeMap<&MessageId, &BTreeMap<Ministry, Envelope>> =
+    let copies: BTreeMap<&MessageId, &BTreeMap<Ministry, std::sync::Arc<Envelope>>> =
         sent.iter().map(|m| (&m.msg, &m.copies)).collect();
     received
         .iter()
@@ -189,7 +189,7 @@ pub fn write_received(
 pub fn read_received(path: &Path, messages: &[Message]) -> Result<Vec<Receipt>, RunDirError> {
     let text = std::fs::read_to_string(path).map_err(|e| unreadable(path, e))?;
     let originals: BTreeMap<&MessageId, &Envelope> =
-        messages.iter().map(|m| (&m.msg, &m.envelope)).collect();
+        messages.iter().map(|m| (&m.msg, &*m.envelope)).collect();
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
