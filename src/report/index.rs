@@ -79,12 +79,10 @@ impl Index {
                 to,
                 latency_ms,
             } => {
-                match self.delivered.get_mut(&(msg.clone(), *to)) {
-                    Some((_, n)) => *n += 1,
-                    None => {
-                        self.delivered.insert((msg.clone(), *to), (e.t, 1));
-                    }
-                }
+                self.delivered
+                    .entry((msg.clone(), *to))
+                    .or_insert((e.t, 0))
+                    .1 += 1;
                 *self.received.entry(*to).or_insert(0) += 1;
                 self.latencies.entry(*kind).or_default().push(*latency_ms);
             }

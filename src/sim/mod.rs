@@ -20,7 +20,7 @@ pub mod message;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::events::{Event, EventSink, FaultKind, Recorder};
+use crate::events::{Event, EventSink, FaultKind};
 use crate::host::NodeHost;
 use crate::model::Host;
 use crate::plan::Planned;
@@ -66,23 +66,6 @@ pub struct RunOutput {
 pub enum SimError {
     #[error("cannot start the simulation runtime: {0}")]
     Runtime(#[from] std::io::Error),
-}
-
-/// Plays `scenario` with `seed`, keeping the event log in memory.
-pub fn run(
-    scenario: &Scenario,
-    seed: u64,
-    progress: Option<Progress>,
-) -> Result<RunOutput, SimError> {
-    let recorder = Arc::new(Recorder::new());
-    let played = run_into(scenario, seed, recorder.clone(), progress)?;
-    Ok(RunOutput {
-        seed,
-        received: played.received,
-        events: recorder.take(),
-        plan: played.plan,
-        end: played.end,
-    })
 }
 
 /// Plays `scenario` with `seed` in its network model (`scenario.net`),
