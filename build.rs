@@ -17,5 +17,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build_client(true)
         .build_server(true)
         .compile_fds(descriptors)?;
+    // The echo service of the live benchmark's raw tonic baselines
+    // (benches/live.rs); no other target includes it.
+    println!("cargo:rerun-if-changed=benches/echo.proto");
+    tonic_prost_build::configure()
+        .build_client(true)
+        .build_server(true)
+        .compile_fds(protox::compile(["benches/echo.proto"], ["benches"])?)?;
     Ok(())
 }

@@ -57,6 +57,10 @@ pub struct JsonLines<W: Write + Send> {
 struct Output<W> {
     writer: W,
     error: Option<io::Error>,
+    /// The line being written: each event reaches the writer whole, in one
+    /// `write_all`, so a buffered writer only ever hands the file whole
+    /// lines (a process killed between two flushes leaves no torn line).
+    line: Vec<u8>,
 }
 
 impl<W: Write + Send + 'static> JsonLines<W> {
@@ -67,6 +71,7 @@ impl<W: Write + Send + 'static> JsonLines<W> {
             out: Mutex::new(Output {
                 writer: out,
                 error: None,
+                line: Vec::new(),
             }),
             flush_each: false,
         }
@@ -78,6 +83,21 @@ impl<W: Write + Send + 'static> JsonLines<W> {
             flush_each: true,
             ..JsonLines::new(out)
         }
+    }
+
+    /// Flushes what is buffered, for a log someone follows (a live
+    /// process flushes its log this way a few times a second).
+    pub fn flush(&self) -> io::Result<()> {
+        let mut out = lock(&self.out);
+        if out.error.is_some() {
+            return Ok(());
+        }
+        let flushed = out.writer.flush();
+        if let Err(e) = &flushed {
+            tracing::warn!(%e, "cannot write the event log");
+            out.error = Some(io::Error::new(e.kind(), e.to_string()));
+        }
+        flushed
     }
 
     /// Flushes what is buffered; the first error met while writing, if any.
@@ -97,9 +117,11 @@ impl<W: Write + Send + 'static> EventSink for JsonLines<W> {
             return;
         }
         let flush_each = self.flush_each;
-        let w = &mut out.writer;
-        let written =
-            write_line(&mut *w, &event).and_then(|()| if flush_each { w.flush() } else { Ok(()) });
+        let Output { writer, line, .. } = &mut *out;
+        line.clear();
+        let written = write_line(&mut *line, &event)
+            .and_then(|()| writer.write_all(line))
+            .and_then(|()| if flush_each { writer.flush() } else { Ok(()) });
         if let Err(e) = written {
             tracing::warn!(%e, "cannot write an event");
             out.error = Some(e);

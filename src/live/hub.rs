@@ -236,7 +236,7 @@ fn write_run_dir(
     host: &HubHost,
     journal: &Journal,
 ) -> anyhow::Result<()> {
-    let events = journal.take_events();
+    let events = journal.events()?;
     let mut plan = plan_of(host, &events);
     let earlier = dir.join(crate::report::rundir::MESSAGES);
     if earlier.is_file() {

@@ -13,21 +13,28 @@ use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use crate::events::{
-    Event, EventBody, EventSink, FanOut, JsonLines, Log, Recorder, TokioClock, read_jsonl,
-};
+use crate::events::{Event, EventBody, EventSink, JsonLines, Log, TokioClock, read_jsonl};
 use crate::model::Timestamp;
 
-/// An open live log: where it goes, its clock, and what it already held.
+/// An open live log: where it goes and its clock. Nothing of the log is
+/// held in memory: it is written through a buffer that a thread of its own
+/// flushes every [`FLUSH_EVERY`] (and [`Journal::finish`] at the end), and
+/// read back from the file when a run directory is written.
 pub struct Journal {
     pub path: PathBuf,
     pub clock: TokioClock,
-    /// The events of earlier processes, read back from the file.
-    pub earlier: Vec<Event>,
-    /// Every event of this process, kept for the run directory.
-    pub recorder: Arc<Recorder>,
     file: Arc<JsonLines<BufWriter<File>>>,
 }
+
+/// How often a live log's buffer reaches the file: someone following it
+/// (`tail -f`, a test) sees each line within this long, and a process
+/// killed with SIGKILL loses at most this much of its log (never a torn
+/// line: lines reach the file whole). What the hub accepted is in its
+/// durable journal (`--data`), not here.
+pub const FLUSH_EVERY: Duration = Duration::from_millis(50);
+
+/// The buffer between a live log and its file.
+const BUFFER: usize = 256 * 1024;
 
 /// Why a live log cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -89,12 +96,25 @@ impl Journal {
             .append(true)
             .open(path)
             .map_err(|e| unusable(path, format!("cannot write: {e}")))?;
+        let file = Arc::new(JsonLines::new(BufWriter::with_capacity(BUFFER, file)));
+        let flushed = Arc::downgrade(&file);
+        std::thread::Builder::new()
+            .name("event-log-flush".into())
+            .spawn(move || {
+                // Ends once the log is dropped (or cannot be written).
+                while let Some(file) = flushed.upgrade() {
+                    if file.flush().is_err() {
+                        break;
+                    }
+                    drop(file);
+                    std::thread::sleep(FLUSH_EVERY);
+                }
+            })
+            .map_err(|e| unusable(path, format!("cannot start its writer: {e}")))?;
         let journal = Journal {
             path: path.to_path_buf(),
             clock,
-            earlier,
-            recorder: Arc::new(Recorder::new()),
-            file: Arc::new(JsonLines::flushed(BufWriter::new(file))),
+            file,
         };
         journal.log().record(EventBody::Started {
             process: process.to_string(),
@@ -103,12 +123,13 @@ impl Journal {
         Ok(journal)
     }
 
-    /// Where hosts write: the file (flushed per line) and the recorder, and
-    /// `also` when given (metrics, a console).
+    /// Where hosts write: the file, and `also` when given (metrics, a
+    /// console).
     pub fn sink(&self, also: Option<Arc<dyn EventSink>>) -> Arc<dyn EventSink> {
-        let mut sinks: Vec<Arc<dyn EventSink>> = vec![self.file.clone(), self.recorder.clone()];
-        sinks.extend(also);
-        Arc::new(FanOut::new(sinks))
+        match also {
+            Some(also) => Arc::new(crate::events::FanOut::new(vec![self.file.clone(), also])),
+            None => self.file.clone(),
+        }
     }
 
     /// A log on this journal's clock and sinks.
@@ -116,12 +137,15 @@ impl Journal {
         Log::new(Arc::new(self.clock), self.sink(None))
     }
 
-    /// Every event of the log so far, earlier processes' and this one's
-    /// (this process's are taken out: call it once, at the end).
-    pub fn take_events(&self) -> Vec<Event> {
-        let mut all = self.earlier.clone();
-        all.extend(self.recorder.take());
-        all
+    /// Every event of the log so far, earlier processes' and this one's,
+    /// read back from the file (for the run directory, at the end).
+    pub fn events(&self) -> Result<Vec<Event>, JournalError> {
+        self.file
+            .flush()
+            .map_err(|e| unusable(&self.path, format!("cannot write: {e}")))?;
+        let text = std::fs::read_to_string(&self.path)
+            .map_err(|e| unusable(&self.path, format!("cannot read: {e}")))?;
+        read_jsonl(&text).map_err(|e| unusable(&self.path, e))
     }
 
     /// Flushes the file.

@@ -182,7 +182,7 @@ pub async fn run(
                     plan,
                     received: crate::sim::take_receipts([&host], origin),
                 },
-                j.take_events(),
+                j.events()?,
                 origin,
             )?;
         }
