@@ -73,6 +73,23 @@ fn seconds() -> Duration {
 // The hub child process
 // ---------------------------------------------------------------------------
 
+/// `command`, whose process is killed if this one dies first (interrupted
+/// with Ctrl-C, say), so that no run of the benchmark leaves a hub behind.
+fn orphan_killed(mut command: Command) -> Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: prctl is async-signal-safe, and the closure touches nothing
+    // of the parent's state.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    command
+}
+
 /// `gcif-sim hub` on a free loopback port; killed and its files removed on drop.
 struct HubProcess {
     child: Child,
@@ -96,7 +113,7 @@ impl HubProcess {
             args.extend(["--data".into(), dir.join("data").display().to_string()]);
         }
         args.extend(extra.iter().cloned());
-        let mut child = Command::new(env!("CARGO_BIN_EXE_gcif-sim"))
+        let mut child = orphan_killed(Command::new(env!("CARGO_BIN_EXE_gcif-sim")))
             .args(&args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -477,7 +494,12 @@ async fn latency(rate: u64) {
 
 /// The hub's memory with `n` messages pending for MX-SEGOB, which is down.
 async fn memory(n: u64) {
-    let hub = HubProcess::start("memory", false, &["--max-pending".into(), n.to_string()]);
+    // Room for them all, and the message that warms the hub up.
+    let hub = HubProcess::start(
+        "memory",
+        false,
+        &["--max-pending".into(), (n + 1).to_string()],
+    );
     let url = hub.url();
     let t0 = Instant::now();
     let seen = Arc::new(Seen::default());
@@ -531,7 +553,7 @@ impl echo::echo_server::Echo for EchoService {
 /// This benchmark's own binary serving the echo on a free loopback port
 /// until its standard input closes.
 fn echo_child() -> (Child, String) {
-    let mut child = Command::new(std::env::current_exe().expect("own path"))
+    let mut child = orphan_killed(Command::new(std::env::current_exe().expect("own path")))
         .arg("--echo-server")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

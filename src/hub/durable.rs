@@ -58,6 +58,7 @@ impl Hub {
             .recipients
             .iter()
             .chain(kept.reshared.iter().map(|(_, to)| to));
+        let mut ends = Vec::new();
         for &to in due {
             match ended.get(&to) {
                 Some(e) => {
@@ -71,10 +72,7 @@ impl Hub {
                             attempts: 1,
                         },
                     };
-                    self.ended
-                        .entry(id.clone())
-                        .or_default()
-                        .insert(to, standing);
+                    ends.push((to, standing));
                 }
                 None => {
                     self.queues.entry(to).or_default().push(
@@ -99,6 +97,7 @@ impl Hub {
                     .into_iter()
                     .map(|(by, to)| Reshared { to, by, version })
                     .collect(),
+                ended: ends,
             },
         );
     }

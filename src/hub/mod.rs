@@ -122,6 +122,10 @@ enum Record {
         version: usize,
         /// Participants it was passed on to after routing.
         reshared: Vec<Reshared>,
+        /// How its deliveries ended, per recipient (those not here are
+        /// pending): a few entries, kept with the message rather than in a
+        /// map of their own.
+        ended: Vec<(Ministry, Standing)>,
     },
     /// Refused: the same content gets the same answer; corrected content
     /// under the same id is decided afresh.
@@ -224,8 +228,6 @@ pub struct Hub {
     records: BTreeMap<MessageId, Record>,
     /// Messages still to be acknowledged, per recipient.
     queues: BTreeMap<Ministry, RetryQueue<Queued>>,
-    /// How deliveries ended, per message and recipient.
-    ended: BTreeMap<MessageId, BTreeMap<Ministry, Standing>>,
 }
 
 impl Hub {
@@ -240,7 +242,6 @@ impl Hub {
             config,
             records: BTreeMap::new(),
             queues,
-            ended: BTreeMap::new(),
         }
     }
 
@@ -353,6 +354,7 @@ impl Hub {
                         withheld: withheld.clone(),
                         version: self.policies.len() - 1,
                         reshared: Vec::new(),
+                        ended: Vec::new(),
                     },
                 );
                 PublishOutcome::Accepted {
@@ -632,10 +634,17 @@ impl Hub {
     pub fn on_acked(&mut self, now: Timestamp, to: Ministry, seq: Seq) {
         if let Some((item, attempts)) = self.queues.get_mut(&to).and_then(|q| q.succeeded(now, seq))
         {
-            self.ended
-                .entry(item.id)
-                .or_default()
-                .insert(to, Standing::Delivered { at: now, attempts });
+            self.end(&item.id, to, Standing::Delivered { at: now, attempts });
+        }
+    }
+
+    /// Records how delivery of `id` to `to` ended.
+    fn end(&mut self, id: &MessageId, to: Ministry, standing: Standing) {
+        if let Some(Record::Accepted { ended, .. }) = self.records.get_mut(id) {
+            match ended.iter_mut().find(|(m, _)| *m == to) {
+                Some((_, s)) => *s = standing,
+                None => ended.push((to, standing)),
+            }
         }
     }
 
@@ -646,23 +655,22 @@ impl Hub {
             Record::Accepted {
                 recipients,
                 reshared,
+                ended,
                 ..
-            } => {
-                let ended = self.ended.get(id);
-                Some(Tracked::Accepted(
-                    recipients
-                        .iter()
-                        .chain(reshared.iter().map(|r| &r.to))
-                        .map(|m| {
-                            let standing = ended
-                                .and_then(|e| e.get(m))
-                                .cloned()
-                                .unwrap_or(Standing::Pending);
-                            (*m, standing)
-                        })
-                        .collect(),
-                ))
-            }
+            } => Some(Tracked::Accepted(
+                recipients
+                    .iter()
+                    .chain(reshared.iter().map(|r| &r.to))
+                    .map(|m| {
+                        let standing = ended
+                            .iter()
+                            .find(|(to, _)| to == m)
+                            .map(|(_, s)| s.clone())
+                            .unwrap_or(Standing::Pending);
+                        (*m, standing)
+                    })
+                    .collect(),
+            )),
         }
     }
 
@@ -701,7 +709,8 @@ impl Hub {
     /// large): it will not be retried.
     pub fn on_refused_by_recipient(&mut self, to: Ministry, seq: Seq, reason: &str) {
         if let Some((item, attempts)) = self.queues.get_mut(&to).and_then(|q| q.abandon(seq)) {
-            self.ended.entry(item.id).or_default().insert(
+            self.end(
+                &item.id,
                 to,
                 Standing::Undeliverable {
                     reason: reason.to_string(),
