@@ -13,9 +13,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         out.join("gcif_descriptor.bin"),
         prost::Message::encode_to_vec(&descriptors),
     )?;
+    // Default stubs: a service may leave an optional method (such as
+    // `Ministry.DeliverStream`) unimplemented; it then answers UNIMPLEMENTED.
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
+        .generate_default_stubs(true)
         .compile_fds(descriptors)?;
     // The echo service of the live benchmark's raw tonic baselines
     // (benches/live.rs); no other target includes it.

@@ -201,6 +201,25 @@ struct Seen {
     latencies_us: Mutex<Vec<u32>>,
 }
 
+impl Seen {
+    /// Message `id` was delivered now.
+    fn saw(&self, id: &str, t0: Instant) {
+        let now = t0.elapsed().as_nanos() as u64;
+        self.delivered.fetch_add(1, Ordering::Relaxed);
+        self.last_ns.fetch_max(now, Ordering::Relaxed);
+        let seq = id.rsplit('-').next().and_then(|s| s.parse::<usize>().ok());
+        if let Some(sent) = seq.and_then(|s| self.sent_ns.get(s)) {
+            let at = sent.load(Ordering::Relaxed);
+            if at > 0 {
+                let us = (now.saturating_sub(at) / 1000) as u32;
+                self.latencies_us.lock().unwrap().push(us);
+            }
+        }
+    }
+}
+
+/// A recipient: serves `Deliver` and `DeliverStream`, acknowledging each
+/// delivery at once.
 struct Recipient {
     seen: Arc<Seen>,
     t0: Instant,
@@ -217,21 +236,36 @@ impl Ministry for Recipient {
             .envelope
             .map(|e| e.message_id)
             .unwrap_or_default();
-        let now = self.t0.elapsed().as_nanos() as u64;
-        self.seen.delivered.fetch_add(1, Ordering::Relaxed);
-        self.seen.last_ns.fetch_max(now, Ordering::Relaxed);
-        let seq = id.rsplit('-').next().and_then(|s| s.parse::<usize>().ok());
-        if let Some(sent) = seq.and_then(|s| self.seen.sent_ns.get(s)) {
-            let at = sent.load(Ordering::Relaxed);
-            if at > 0 {
-                let us = (now.saturating_sub(at) / 1000) as u32;
-                self.seen.latencies_us.lock().unwrap().push(us);
-            }
-        }
+        self.seen.saw(&id, self.t0);
         Ok(Response::new(wire::DeliveryAck {
             message_id: id,
             duplicate: false,
         }))
+    }
+
+    async fn deliver_stream(
+        &self,
+        r: Request<tonic::Streaming<wire::Delivery>>,
+    ) -> Result<Response<tonic::codegen::BoxStream<wire::DeliveryResult>>, Status> {
+        let mut deliveries = r.into_inner();
+        let (seen, t0) = (self.seen.clone(), self.t0);
+        let (results, answers) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Ok(Some(d)) = deliveries.message().await {
+                let id = d.envelope.map(|e| e.message_id).unwrap_or_default();
+                seen.saw(&id, t0);
+                let result = wire::DeliveryResult {
+                    message_id: id,
+                    ..Default::default()
+                };
+                if results.send(Ok(result)).is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::UnboundedReceiverStream::new(answers),
+        )))
     }
 }
 

@@ -5,7 +5,7 @@
 //! | setting | default | where it acts |
 //! |---|---|---|
 //! | [`RpcConfig::timeout`] | 10 s | every publish and delivery RPC, and connecting |
-//! | [`DeliveryConfig`] `window` | 16 | deliveries in flight to one recipient |
+//! | [`DeliveryConfig`] `window` | 16 (`gcif-sim hub`: 256, `--window`) | deliveries in flight to one recipient |
 //! | [`DeliveryConfig`] `max_pending` | 1,000,000 | messages waiting for one recipient; beyond, publishes to it are deferred |
 //! | [`PublishConfig`] `window` | 8 | publishes in flight from one node |
 //! | [`Backoff`] | 1 s doubling to 30 s | after a failed transmission, per peer |

@@ -69,6 +69,11 @@ pub struct HubArgs {
     /// trailer) until the recipient has taken some.
     #[arg(long, default_value_t = gcif_sim::hub::DEFAULT_MAX_PENDING, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     max_pending: usize,
+    /// Deliveries in flight to one recipient at once: on the delivery
+    /// stream of a node that serves `Ministry.DeliverStream`, or as that many
+    /// concurrent `Deliver` calls to one that does not.
+    #[arg(long, default_value_t = gcif_sim::live::LIVE_WINDOW, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    window: usize,
     #[command(flatten)]
     tls: TlsArgs,
 }
@@ -279,6 +284,7 @@ pub fn hub(args: HubArgs) -> ExitCode {
         rpc: Default::default(),
         delivery: gcif_sim::config::DeliveryConfig {
             max_pending: args.max_pending,
+            window: args.window,
             ..Default::default()
         },
         tls,

@@ -73,6 +73,11 @@ pub fn incoming(listener: TcpListener) -> impl Stream<Item = std::io::Result<Tcp
     })
 }
 
+/// `gcif-sim hub --window` unless set: deliveries in flight to one
+/// recipient. Larger than the simulation's default (16): on a stream, the
+/// window is what keeps it full.
+pub const LIVE_WINDOW: usize = 256;
+
 /// How long in-flight calls get to finish once shutdown begins.
 pub const GRACE: Duration = Duration::from_secs(5);
 
@@ -207,7 +212,14 @@ async fn serve_hub_host(
         incoming(listener),
         shutdown,
     );
-    let deliveries = transport::hub_delivery_loop(host, clock, directory);
+    let deliveries = transport::hub_delivery_loop(
+        host,
+        clock,
+        directory,
+        transport::Calls::Streamed {
+            deadline: rpc.timeout,
+        },
+    );
     tokio::select! {
         biased;
         served = server => served,

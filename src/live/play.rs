@@ -187,7 +187,13 @@ impl World {
                         incoming,
                         std::future::pending(),
                     )));
-                    transport::hub_delivery_loop(hub, world.clock, world.directory.clone()).await;
+                    transport::hub_delivery_loop(
+                        hub,
+                        world.clock,
+                        world.directory.clone(),
+                        transport::Calls::Unary,
+                    )
+                    .await;
                 }
                 Host::Node(m) => {
                     let node = world.nodes[&m].clone();

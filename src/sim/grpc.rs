@@ -117,7 +117,13 @@ impl World {
                         std::future::pending(),
                     );
                     server.spawn(log_stop(served));
-                    transport::hub_delivery_loop(world.hub.clone(), world.clock, peers).await;
+                    transport::hub_delivery_loop(
+                        world.hub.clone(),
+                        world.clock,
+                        peers,
+                        transport::Calls::Unary,
+                    )
+                    .await;
                 }
                 Host::Node(m) => {
                     let node = world.nodes[&m].clone();

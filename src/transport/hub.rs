@@ -1,25 +1,29 @@
 //! The `gcif.v1.Hub` service and the hub's delivery loop.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::io;
 use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
+use super::stream::{OnFailed, deliver_unary, session};
 use super::{
     Address, Channels, Directory, Identified, Peer, Registered, ServeError, Tls, decode_publish,
-    refusal_status, serve, server, transmission, wait_for_work,
+    refusal_status, serve, server, wait_for_work,
 };
 use crate::config::MAX_RPC_BYTES;
 use crate::events::Timer;
-use crate::host::{Acked, HubHost, Transmission, lock};
+use crate::host::{HubHost, Transmission, lock};
+use crate::hub::Delivery;
 use crate::hub::{Standing, Tracked};
 use crate::model::{Caller, Ministry};
-use crate::wire::{self, hub_server::HubServer, ministry_client::MinistryClient};
+use crate::wire::{self, hub_server::HubServer};
 
 /// How the hub dials a node that registered its address.
 pub type Dialer = Arc<dyn Fn(Ministry, &Address) -> Peer + Send + Sync>;
@@ -296,10 +300,31 @@ where
     serve(router, "gcif.v1.Hub", incoming, shutdown).await
 }
 
+/// How the hub's delivery loop calls the nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Calls {
+    /// One `Ministry.Deliver` per delivery (the simulation's gRPC model,
+    /// whose links carry each call as a real peer's would).
+    Unary,
+    /// Deliveries on one `Ministry.DeliverStream` per connection (the live
+    /// hub), each answered within `deadline`; a node that does not serve
+    /// the stream gets `Deliver` calls instead.
+    Streamed { deadline: std::time::Duration },
+}
+
 /// The hub's delivery loop: delivers what `host` says is due to the peers in
-/// `directory`; runs until aborted (a crash, or the end of the run).
-pub async fn hub_delivery_loop(host: Arc<HubHost>, clock: impl Timer, directory: Directory) {
-    let channels = Arc::new(Mutex::new(Channels::new()));
+/// `directory`, by `calls`; runs until aborted (a crash, or the end of the
+/// run).
+pub async fn hub_delivery_loop(
+    host: Arc<HubHost>,
+    clock: impl Timer,
+    directory: Directory,
+    calls: Calls,
+) {
+    type Key = (Ministry, u64);
+    let channels = Arc::new(Mutex::new(Channels::<Key>::new()));
+    // The open stream session of each connection, by its generation.
+    let mut sessions: BTreeMap<Key, (u64, mpsc::UnboundedSender<Delivery>)> = BTreeMap::new();
     let mut tasks = JoinSet::new();
     loop {
         let (due, next) = host.poll();
@@ -311,37 +336,44 @@ pub async fn hub_delivery_loop(host: Arc<HubHost>, clock: impl Timer, directory:
             };
             let key = (d.to, version);
             let (generation, channel) = lock(&channels).get(key, &peer);
-            let (host, channels) = (host.clone(), channels.clone());
-            tasks.spawn(
-                async move {
-                    let request = wire::Delivery {
-                        envelope: Some((&*d.envelope).into()),
-                        recipient: d.to.code().to_string(),
-                        attempt: d.attempt,
-                        redacted: redacted_fields(&d),
-                    };
-                    let result = MinistryClient::new(channel)
-                        .max_decoding_message_size(MAX_RPC_BYTES)
-                        .deliver(request)
-                        .await;
-                    let result = transmission(result, |ack| Acked {
-                        duplicate: ack.into_inner().duplicate,
-                    });
-                    if let Transmission::Failed(_) = result {
-                        lock(&channels).failed(key, generation);
-                    }
-                    host.on_delivery(&d, result);
+            let on_failed: OnFailed = {
+                let channels = channels.clone();
+                Arc::new(move || lock(&channels).failed(key, generation))
+            };
+            match calls {
+                Calls::Unary => {
+                    tasks.spawn(
+                        deliver_unary(host.clone(), channel, d, on_failed).in_current_span(),
+                    );
                 }
-                .in_current_span(),
-            );
+                Calls::Streamed { deadline } => {
+                    let d = match sessions.get(&key) {
+                        Some((g, tx)) if *g == generation => match tx.send(d) {
+                            Ok(()) => continue,
+                            Err(mpsc::error::SendError(d)) => d,
+                        },
+                        _ => d,
+                    };
+                    let (tx, queue) = mpsc::unbounded_channel();
+                    // The receiver is held by the session just made: this
+                    // cannot fail.
+                    let _ = tx.send(d);
+                    tasks.spawn(
+                        session(host.clone(), channel, queue, deadline, on_failed)
+                            .in_current_span(),
+                    );
+                    sessions.insert(key, (generation, tx));
+                }
+            }
         }
         while tasks.try_join_next().is_some() {}
+        sessions.retain(|_, (_, tx)| !tx.is_closed());
         wait_for_work(host.notified(), next.and_then(|t| clock.instant_at(t))).await;
     }
 }
 
 /// The fields cleared from `d`'s copy, as paths in the envelope.
-fn redacted_fields(d: &crate::hub::Delivery) -> Vec<wire::Redacted> {
+pub(super) fn redacted_fields(d: &crate::hub::Delivery) -> Vec<wire::Redacted> {
     let payload = d.envelope.kind.name();
     d.redactions
         .iter()

@@ -17,9 +17,10 @@
 
 mod hub;
 mod node;
+mod stream;
 mod tls;
 
-pub use hub::{Dialer, hub_delivery_loop, serve_hub};
+pub use hub::{Calls, Dialer, hub_delivery_loop, serve_hub};
 pub use tls::{Identified, Tls, TlsError};
 
 pub use node::{

@@ -57,6 +57,81 @@ impl wire::ministry_server::Ministry for MinistryService {
             duplicate,
         }))
     }
+
+    async fn deliver_stream(
+        &self,
+        request: Request<tonic::Streaming<wire::Delivery>>,
+    ) -> Result<Response<tonic::codegen::BoxStream<wire::DeliveryResult>>, Status> {
+        let caller = super::tls::caller_of(&request, self.tls);
+        self.host
+            .authorise_delivery(&caller)
+            .map_err(Status::permission_denied)?;
+        let mut deliveries = request.into_inner();
+        let host = self.host.clone();
+        let (results, answers) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(
+            async move {
+                // Taken in order, one at a time (the inbox decides what is a
+                // redelivery); each answered once kept, which for a node
+                // with `--data` waits for its journal: those waits overlap.
+                while let Ok(Some(delivery)) = deliveries.message().await {
+                    let id = delivery
+                        .envelope
+                        .as_ref()
+                        .map(|e| e.message_id.clone())
+                        .unwrap_or_default();
+                    let taken = decode(delivery.envelope).and_then(|envelope| {
+                        host.on_deliver(
+                            &delivery.recipient,
+                            std::sync::Arc::new(envelope),
+                            delivery.attempt,
+                        )
+                        .map_err(Status::invalid_argument)
+                    });
+                    match taken {
+                        Err(s) => {
+                            let _ = results.send(Ok(delivery_result(id, Err(s))));
+                        }
+                        Ok(ack) => {
+                            let (host, results) = (host.clone(), results.clone());
+                            tokio::spawn(async move {
+                                let duplicate = ack.duplicate;
+                                let kept =
+                                    host.settle(ack).await.map(|()| duplicate).map_err(|e| {
+                                        Status::unavailable(format!(
+                                            "the node could not store the message: {e}"
+                                        ))
+                                    });
+                                let _ = results.send(Ok(delivery_result(id, kept)));
+                            });
+                        }
+                    }
+                }
+            }
+            .in_current_span(),
+        );
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::UnboundedReceiverStream::new(answers),
+        )))
+    }
+}
+
+/// The answer on `Ministry.DeliverStream` to the delivery of `id`: OK
+/// (a duplicate or not) or the status `Deliver` would have answered.
+fn delivery_result(id: String, status: Result<bool, Status>) -> wire::DeliveryResult {
+    match status {
+        Ok(duplicate) => wire::DeliveryResult {
+            message_id: id,
+            duplicate,
+            ..Default::default()
+        },
+        Err(s) => wire::DeliveryResult {
+            message_id: id,
+            code: s.code() as i32,
+            reason: s.message().to_string(),
+            ..Default::default()
+        },
+    }
 }
 
 /// Serves `gcif.v1.Ministry` for `host` on the connections `incoming`

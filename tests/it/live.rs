@@ -229,9 +229,27 @@ async fn a_node_joins_with_the_proto_alone_and_gets_status_codes() {
 }
 
 /// A ministry that answers by the message id: `BAD` ids INVALID_ARGUMENT
-/// (final), `FLAKY` ids INTERNAL on the first attempt, the rest OK.
+/// (final), `FLAKY` ids INTERNAL on the first attempt, the rest OK. With
+/// `stream`, it serves `DeliverStream` too (and the hub should use only
+/// that); without, it answers it UNIMPLEMENTED, as a node written with
+/// `Deliver` alone does.
 struct PickyMinistry {
     seen: mpsc::UnboundedSender<(String, u32)>,
+    stream: bool,
+    unary_calls: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// What the picky ministry answers delivery `d`: its id, and the status.
+fn picky(d: wire::Delivery) -> (String, u32, Result<(), Status>) {
+    let id = d.envelope.map(|e| e.message_id).unwrap_or_default();
+    let status = if id.contains("BAD") {
+        Err(Status::invalid_argument("this node cannot take it"))
+    } else if id.contains("FLAKY") && d.attempt == 1 {
+        Err(Status::internal("a fault of this node's, for this call"))
+    } else {
+        Ok(())
+    };
+    (id, d.attempt, status)
 }
 
 #[tonic::async_trait]
@@ -240,19 +258,47 @@ impl wire::ministry_server::Ministry for PickyMinistry {
         &self,
         r: Request<wire::Delivery>,
     ) -> Result<Response<wire::DeliveryAck>, Status> {
-        let d = r.into_inner();
-        let id = d.envelope.map(|e| e.message_id).unwrap_or_default();
-        let _ = self.seen.send((id.clone(), d.attempt));
-        if id.contains("BAD") {
-            return Err(Status::invalid_argument("this node cannot take it"));
+        self.unary_calls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (id, attempt, status) = picky(r.into_inner());
+        let _ = self.seen.send((id.clone(), attempt));
+        status.map(|()| {
+            Response::new(wire::DeliveryAck {
+                message_id: id,
+                duplicate: false,
+            })
+        })
+    }
+
+    async fn deliver_stream(
+        &self,
+        r: Request<tonic::Streaming<wire::Delivery>>,
+    ) -> Result<Response<tonic::codegen::BoxStream<wire::DeliveryResult>>, Status> {
+        if !self.stream {
+            return Err(Status::unimplemented("this node serves Deliver alone"));
         }
-        if id.contains("FLAKY") && d.attempt == 1 {
-            return Err(Status::internal("a fault of this node's, for this call"));
-        }
-        Ok(Response::new(wire::DeliveryAck {
-            message_id: id,
-            duplicate: false,
-        }))
+        let mut deliveries = r.into_inner();
+        let seen = self.seen.clone();
+        let (results, answers) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Ok(Some(d)) = deliveries.message().await {
+                let (id, attempt, status) = picky(d);
+                let _ = seen.send((id.clone(), attempt));
+                let (code, reason) = match status {
+                    Ok(()) => (0, String::new()),
+                    Err(s) => (s.code() as i32, s.message().to_string()),
+                };
+                let _ = results.send(Ok(wire::DeliveryResult {
+                    message_id: id,
+                    code,
+                    reason,
+                    ..Default::default()
+                }));
+            }
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::UnboundedReceiverStream::new(answers),
+        )))
     }
 }
 
@@ -302,9 +348,27 @@ fn events_of(log: &Shared) -> Vec<gcif_sim::events::Event> {
 
 #[tokio::test]
 async fn a_bad_message_never_holds_up_the_others() {
+    a_bad_message_never_holds_up_the_others_when(false).await;
+}
+
+#[tokio::test]
+async fn a_bad_message_never_holds_up_the_others_on_the_delivery_stream() {
+    a_bad_message_never_holds_up_the_others_when(true).await;
+}
+
+/// A node that refuses one message for good and another once gets every
+/// other message at once, whether it serves `DeliverStream` (`stream`) or
+/// `Deliver` alone; the hub uses the stream when there is one.
+async fn a_bad_message_never_holds_up_the_others_when(stream: bool) {
     use gcif_sim::events::EventBody;
     let (seen_tx, mut seen) = mpsc::unbounded_channel();
-    let (log, hub, stop) = hub_with(MinistryServer::new(PickyMinistry { seen: seen_tx })).await;
+    let unary_calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (log, hub, stop) = hub_with(MinistryServer::new(PickyMinistry {
+        seen: seen_tx,
+        stream,
+        unary_calls: unary_calls.clone(),
+    }))
+    .await;
     let mut client = HubClient::connect(hub).await.unwrap();
     for id in ["HN-SEDS-BAD-1", "HN-SEDS-FLAKY-1", "HN-SEDS-GOOD-1"] {
         client
@@ -369,6 +433,15 @@ async fn a_bad_message_never_holds_up_the_others() {
             .contains("INVALID_ARGUMENT: this node cannot take it"),
         "{undeliverable:?}"
     );
+    let unary = unary_calls.load(std::sync::atomic::Ordering::Relaxed);
+    if stream {
+        assert_eq!(
+            unary, 0,
+            "a node with a delivery stream gets no Deliver call"
+        );
+    } else {
+        assert_eq!(unary, calls.len(), "every delivery by Deliver: {calls:?}");
+    }
     stop.send(()).unwrap();
 }
 
