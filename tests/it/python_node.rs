@@ -161,8 +161,16 @@ fn a_python_node_written_from_the_proto_joins_a_live_exchange() {
 
     // A redelivery is discarded: acknowledged as a duplicate, not processed.
     let envelope = {
-        let events = std::fs::read_to_string(out.join("events.jsonl")).unwrap();
-        assert!(events.contains(&format!("\"msg\":\"{id}\"")), "{events}");
+        // The live log reaches its file within 50 ms: wait for it, bounded.
+        let deadline = std::time::Instant::now() + WITHIN;
+        loop {
+            let events = std::fs::read_to_string(out.join("events.jsonl")).unwrap();
+            if events.contains(&format!("\"msg\":\"{id}\"")) {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "{events}");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
         caravan_envelope(&id)
     };
     let ack = tokio::runtime::Builder::new_current_thread()
